@@ -1,0 +1,338 @@
+/*
+ * cert.c - issued certificates and their revocations.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/db_int.h"
+
+#define CERT_COLS \
+	"c.id, c.ca_id, c.serial, IFNULL(c.device_id, 0), c.profile, " \
+	"c.subject, c.not_before, c.not_after, c.issued_at, " \
+	"r.revoked_at, r.reason, IFNULL(r.invalidity_date, 0)"
+#define CERT_FROM \
+	" FROM certificate c LEFT JOIN revocation r ON r.cert_id = c.id"
+
+void
+db_cert_clear(struct db_cert *c)
+{
+	if (c == NULL)
+		return;
+	free(c->der);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Fills c from a row laid out as CERT_COLS (der not touched). */
+static void
+cert_from_row(sqlite3_stmt *st, struct db_cert *c)
+{
+	int sl = sqlite3_column_bytes(st, 2);
+
+	memset(c, 0, sizeof(*c));
+	c->id = sqlite3_column_int64(st, 0);
+	c->ca_id = sqlite3_column_int64(st, 1);
+	if (sl > DB_SERIAL_MAX)
+		sl = DB_SERIAL_MAX;
+	memcpy(c->serial, sqlite3_column_blob(st, 2), (size_t)sl);
+	c->serial_len = (size_t)sl;
+	c->device_id = sqlite3_column_int64(st, 3);
+	db_col_strcpy(st, 4, c->profile, sizeof(c->profile));
+	db_col_strcpy(st, 5, c->subject, sizeof(c->subject));
+	c->not_before = sqlite3_column_int64(st, 6);
+	c->not_after = sqlite3_column_int64(st, 7);
+	c->issued_at = sqlite3_column_int64(st, 8);
+	if (sqlite3_column_type(st, 9) != SQLITE_NULL) {
+		c->revoked = 1;
+		c->revoked_at = sqlite3_column_int64(st, 9);
+		c->reason = sqlite3_column_int(st, 10);
+		c->invalidity_date = sqlite3_column_int64(st, 11);
+	}
+}
+
+int
+db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_INSERT,
+	    "INSERT INTO certificate(ca_id, serial, device_id, profile, "
+	    "subject, not_before, not_after, issued_at, der) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (c->serial_len == 0 || c->serial_len > DB_SERIAL_MAX ||
+	    c->der == NULL) {
+		snprintf(db->err, sizeof(db->err), "bad certificate row");
+		return DB_ERROR;
+	}
+	sqlite3_bind_int64(st, 1, c->ca_id);
+	sqlite3_bind_blob(st, 2, c->serial, (int)c->serial_len, SQLITE_STATIC);
+	if (c->device_id != 0)
+		sqlite3_bind_int64(st, 3, c->device_id);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_text(st, 4, c->profile, -1, SQLITE_STATIC);
+	sqlite3_bind_text(st, 5, c->subject, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 6, c->not_before);
+	sqlite3_bind_int64(st, 7, c->not_after);
+	sqlite3_bind_int64(st, 8, c->issued_at ? c->issued_at :
+	    (int64_t)db_now());
+	sqlite3_bind_blob(st, 9, c->der, (int)c->der_len, SQLITE_STATIC);
+	rc = db_step_done(db, st);
+	if (rc == DB_OK && id != NULL)
+		*id = sqlite3_last_insert_rowid(db->conn);
+	return rc;
+}
+
+int
+db_cert_get_by_serial(struct db *db, const unsigned char *serial, size_t len,
+    struct db_cert *c)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_BY_SERIAL,
+	    "SELECT " CERT_COLS ", c.der" CERT_FROM " WHERE c.serial = ?");
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int dl = sqlite3_column_bytes(st, 12);
+
+		cert_from_row(st, c);
+		if ((c->der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL) {
+			sqlite3_reset(st);
+			snprintf(db->err, sizeof(db->err), "out of memory");
+			return DB_ERROR;
+		}
+		memcpy(c->der, sqlite3_column_blob(st, 12), (size_t)dl);
+		c->der_len = (size_t)dl;
+		sqlite3_reset(st);
+		return DB_OK;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
+}
+
+int
+db_cert_serial_exists(struct db *db, const unsigned char *serial, size_t len)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_SERIAL_EXISTS,
+	    "SELECT 1 FROM certificate WHERE serial = ?");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_EXISTS;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
+}
+
+int
+db_cert_list_device(struct db *db, int64_t device_id, struct db_cert **certs,
+    size_t *n)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_LIST_DEVICE,
+	    "SELECT " CERT_COLS CERT_FROM " WHERE c.device_id = ? "
+	    "ORDER BY c.id DESC");
+	struct db_cert *a = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	*certs = NULL;
+	*n = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, device_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_cert *na = realloc(a, (cnt + 1) * sizeof(*a));
+
+		if (na == NULL) {
+			sqlite3_reset(st);
+			free(a);
+			snprintf(db->err, sizeof(db->err), "out of memory");
+			return DB_ERROR;
+		}
+		a = na;
+		cert_from_row(st, &a[cnt++]);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		free(a);
+		return db_status_from(db, rc);
+	}
+	*certs = a;
+	*n = cnt;
+	return DB_OK;
+}
+
+int
+db_cert_foreach(struct db *db, int64_t ca_id, int only_revoked, db_cert_fn fn,
+    void *arg)
+{
+	static const char *const sql[4] = {
+		"SELECT " CERT_COLS CERT_FROM " ORDER BY c.id",
+		"SELECT " CERT_COLS CERT_FROM " WHERE c.ca_id = ? ORDER BY c.id",
+		"SELECT " CERT_COLS " FROM certificate c JOIN revocation r "
+		    "ON r.cert_id = c.id ORDER BY c.id",
+		"SELECT " CERT_COLS " FROM certificate c JOIN revocation r "
+		    "ON r.cert_id = c.id WHERE c.ca_id = ? ORDER BY c.id",
+	};
+	static const int ids[4] = { ST_CERT_FOREACH_ALL, ST_CERT_FOREACH_CA,
+		ST_CERT_FOREACH_REV_ALL, ST_CERT_FOREACH_REV_CA };
+	int k = (only_revoked ? 2 : 0) + (ca_id != 0 ? 1 : 0);
+	sqlite3_stmt *st = db_stmt(db, ids[k], sql[k]);
+	struct db_cert c;
+	int rc, stop = 0;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (ca_id != 0)
+		sqlite3_bind_int64(st, 1, ca_id);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		cert_from_row(st, &c);
+		if ((stop = fn(arg, &c)) != 0)
+			break;
+	}
+	sqlite3_reset(st);
+	if (stop != 0)
+		return stop;
+	return rc == SQLITE_DONE ? DB_OK : db_status_from(db, rc);
+}
+
+int
+db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
+    int64_t invalidity_date)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	st = db_stmt(db, ST_CERT_EXISTS_ID,
+	    "SELECT 1 FROM certificate WHERE id = ?");
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, cert_id);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_DONE)
+		return DB_NOTFOUND;
+	if (rc != SQLITE_ROW)
+		return db_status_from(db, rc);
+	st = db_stmt(db, ST_CERT_REVOKE,
+	    "INSERT INTO revocation(cert_id, revoked_at, reason, "
+	    "invalidity_date) VALUES (?, ?, ?, ?) "
+	    "ON CONFLICT(cert_id) DO UPDATE SET reason = excluded.reason, "
+	    "invalidity_date = excluded.invalidity_date");
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, cert_id);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_int(st, 3, reason);
+	if (invalidity_date != 0)
+		sqlite3_bind_int64(st, 4, invalidity_date);
+	else
+		sqlite3_bind_null(st, 4);
+	if ((rc = db_step_done(db, st)) != DB_OK)
+		return rc;
+	return db_epoch_bump(db);
+}
+
+int
+db_cert_unrevoke(struct db *db, int64_t cert_id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_UNREVOKE,
+	    "DELETE FROM revocation WHERE cert_id = ?");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, cert_id);
+	if ((rc = db_step_done(db, st)) != DB_OK)
+		return rc;
+	if (sqlite3_changes(db->conn) == 0)
+		return DB_NOTFOUND;
+	return db_epoch_bump(db);
+}
+
+/* ---- CRLs --------------------------------------------------------- */
+
+int
+db_crl_next_number(struct db *db, int64_t ca_id, int64_t *number)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CRL_NEXT,
+	    "SELECT IFNULL(MAX(number), 0) + 1 FROM crl WHERE ca_id = ?");
+	int rc;
+
+	*number = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, ca_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*number = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? DB_OK : db_status_from(db, rc);
+}
+
+int
+db_crl_insert(struct db *db, int64_t ca_id, int64_t number, int is_delta,
+    int64_t base_number, int64_t this_update, int64_t next_update,
+    const unsigned char *der, size_t len)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CRL_INSERT,
+	    "INSERT INTO crl(ca_id, number, is_delta, base_number, "
+	    "this_update, next_update, der) VALUES (?, ?, ?, ?, ?, ?, ?)");
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, ca_id);
+	sqlite3_bind_int64(st, 2, number);
+	sqlite3_bind_int(st, 3, is_delta != 0);
+	if (is_delta)
+		sqlite3_bind_int64(st, 4, base_number);
+	else
+		sqlite3_bind_null(st, 4);
+	sqlite3_bind_int64(st, 5, this_update);
+	sqlite3_bind_int64(st, 6, next_update);
+	sqlite3_bind_blob(st, 7, der, (int)len, SQLITE_STATIC);
+	return db_step_done(db, st);
+}
+
+int
+db_crl_latest(struct db *db, int64_t ca_id, int is_delta, int64_t *number,
+    unsigned char **der, size_t *len)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CRL_LATEST,
+	    "SELECT number, der FROM crl WHERE ca_id = ? AND is_delta = ? "
+	    "ORDER BY number DESC LIMIT 1");
+	int rc;
+
+	*der = NULL;
+	*len = 0;
+	*number = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, ca_id);
+	sqlite3_bind_int(st, 2, is_delta != 0);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		int dl = sqlite3_column_bytes(st, 1);
+
+		*number = sqlite3_column_int64(st, 0);
+		if ((*der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL) {
+			sqlite3_reset(st);
+			return DB_ERROR;
+		}
+		memcpy(*der, sqlite3_column_blob(st, 1), (size_t)dl);
+		*len = (size_t)dl;
+		sqlite3_reset(st);
+		return DB_OK;
+	}
+	sqlite3_reset(st);
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
+}

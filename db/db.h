@@ -1,0 +1,178 @@
+/*
+ * db.h - the store: every SQL statement of fleetca lives behind this API.
+ *
+ * One struct db wraps one SQLite connection (WAL, foreign keys on, busy
+ * timeout) and its prepared statements.  A handle is NOT thread-safe: each
+ * thread opens its own (the server keeps one per worker thread).
+ *
+ * Writes that belong together run between db_begin() and db_commit() (or
+ * db_rollback()); the single-row helpers do not open transactions of their
+ * own, so callers compose them into one transaction per state change.
+ * Functions return DB_OK or a negative enum db_status; the text of the last
+ * SQLite error is available from db_errmsg().
+ *
+ * Times are seconds since the epoch (UTC).  Serial numbers are stored as
+ * the big-endian magnitude bytes of the positive INTEGER, no leading zero.
+ */
+#ifndef FLEETCA_DB_DB_H
+#define FLEETCA_DB_DB_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#define DB_SCHEMA_VERSION 1
+#define DB_SERIAL_MAX 20	/* RFC 5280 4.1.2.2: at most 20 octets */
+#define DB_HASH_LEN 32		/* SHA-256 */
+
+enum db_status {
+	DB_OK = 0,
+	DB_NOTFOUND = -1,	/* no such row */
+	DB_EXISTS = -2,		/* a UNIQUE constraint said no */
+	DB_BUSY = -3,		/* locked past the busy timeout */
+	DB_ERROR = -4,		/* anything else; see db_errmsg() */
+	DB_CORRUPT = -5		/* audit chain broken, bad schema version */
+};
+
+struct db;
+
+/* Opens (creating if needed) the database at path and migrates it forward
+ * to DB_SCHEMA_VERSION.  A database newer than this build is refused.
+ * On failure returns NULL and fills err. */
+struct db *db_open(const char *path, char *err, size_t errlen);
+void db_close(struct db *db);
+const char *db_errmsg(struct db *db);
+int db_schema_version(struct db *db);
+
+/* Durability: with full, every commit is fsync'ed (synchronous=FULL);
+ * otherwise NORMAL (WAL keeps consistency, may lose the last commits on
+ * power loss).  The server uses full. */
+int db_set_durable(struct db *db, int full);
+
+int db_begin(struct db *db);	/* BEGIN IMMEDIATE: takes the write lock */
+int db_commit(struct db *db);
+int db_rollback(struct db *db);
+
+/*
+ * Change counter: incremented in the same transaction as every revocation
+ * or change of revocation state, so readers in other processes (the CLI
+ * revoking while the server runs) can notice with one cheap query.
+ */
+int db_revocation_epoch(struct db *db, int64_t *epoch);
+
+/* ---- CAs ---------------------------------------------------------- */
+
+struct db_ca {
+	int64_t id;
+	char name[64];		/* e.g. "issuing-1"; used in /crl/<name>.crl */
+	char role[16];		/* "root", "issuing" */
+	int active;		/* issues new certificates */
+	unsigned char *der;	/* certificate; owned by the struct */
+	size_t der_len;
+	char key_path[512];	/* relative to the data dir */
+	int64_t created_at;
+};
+void db_ca_clear(struct db_ca *ca);	/* frees der; safe on zeroed struct */
+
+int db_ca_insert(struct db *db, const char *name, const char *role,
+    int active, const unsigned char *der, size_t len, const char *key_path,
+    int64_t *id);
+/* Fills *cas (malloc'd array, caller frees each with db_ca_clear then the
+ * array with free) with every CA, oldest first. */
+int db_ca_list(struct db *db, struct db_ca **cas, size_t *n);
+int db_ca_set_active(struct db *db, int64_t id, int active);
+
+/* ---- certificates ------------------------------------------------- */
+
+struct db_cert {
+	int64_t id;
+	int64_t ca_id;
+	unsigned char serial[DB_SERIAL_MAX];
+	size_t serial_len;
+	int64_t device_id;	/* 0 when not a device certificate */
+	char profile[64];
+	char subject[256];	/* one-line RFC 2253 subject */
+	int64_t not_before, not_after, issued_at;
+	unsigned char *der;	/* owned by the struct; NULL if not loaded */
+	size_t der_len;
+	/* revocation, valid when revoked != 0 */
+	int revoked;
+	int64_t revoked_at;
+	int reason;		/* RFC 5280 CRLReason value */
+	int64_t invalidity_date;	/* 0 when none */
+};
+void db_cert_clear(struct db_cert *c);
+
+/* Inserts an issued certificate.  DB_EXISTS when the serial is taken (the
+ * caller draws a new one). */
+int db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id);
+/* serial lookup: fills *c (with der) or DB_NOTFOUND. */
+int db_cert_get_by_serial(struct db *db, const unsigned char *serial,
+    size_t len, struct db_cert *c);
+/* Only reports whether serial exists (cheap; for collision checks). */
+int db_cert_serial_exists(struct db *db, const unsigned char *serial,
+    size_t len);
+/* Certificates of a device, newest first, without der. */
+int db_cert_list_device(struct db *db, int64_t device_id,
+    struct db_cert **certs, size_t *n);
+
+/*
+ * Iterates over certificates (without der), calling fn for each; a
+ * non-zero return from fn stops the walk and is returned.  With ca_id 0,
+ * every CA.  only_revoked limits to revoked ones; it is the CRL builder's
+ * input.  Rows come in id order.
+ */
+typedef int (*db_cert_fn)(void *arg, const struct db_cert *c);
+int db_cert_foreach(struct db *db, int64_t ca_id, int only_revoked,
+    db_cert_fn fn, void *arg);
+
+/*
+ * Records a revocation (or changes its reason, e.g. certificateHold to
+ * keyCompromise) and bumps the revocation epoch.  DB_NOTFOUND if no such
+ * certificate.  Use db_cert_unrevoke for removeFromCRL.
+ */
+int db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
+    int64_t invalidity_date);
+int db_cert_unrevoke(struct db *db, int64_t cert_id);
+
+/* ---- CRLs --------------------------------------------------------- */
+
+/* Next CRL number for ca_id (persisted; strictly increasing) is one more
+ * than the largest stored; 1 for the first. */
+int db_crl_next_number(struct db *db, int64_t ca_id, int64_t *number);
+int db_crl_insert(struct db *db, int64_t ca_id, int64_t number,
+    int is_delta, int64_t base_number, int64_t this_update,
+    int64_t next_update, const unsigned char *der, size_t len);
+/* Latest full (is_delta 0) or delta CRL; *der malloc'd, caller frees. */
+int db_crl_latest(struct db *db, int64_t ca_id, int is_delta,
+    int64_t *number, unsigned char **der, size_t *len);
+
+/* ---- audit log ---------------------------------------------------- */
+
+/*
+ * Appends one row to the hash-chained audit log inside the caller's
+ * transaction (or its own, if none is open).  details is a JSON text or
+ * NULL.  hash = SHA-256(prev_hash || canonical(id, ts, actor, action,
+ * subject, details)); see db/audit.c for the exact encoding.
+ */
+int db_audit_append(struct db *db, const char *actor, const char *action,
+    const char *subject, const char *details);
+
+struct db_audit_row {
+	int64_t id, ts;
+	char *actor, *action, *subject, *details;	/* owned */
+	unsigned char prev_hash[DB_HASH_LEN], hash[DB_HASH_LEN];
+};
+typedef int (*db_audit_fn)(void *arg, const struct db_audit_row *r);
+int db_audit_foreach(struct db *db, db_audit_fn fn, void *arg);
+/*
+ * Walks the whole chain.  DB_OK when intact; DB_CORRUPT with *bad_id set
+ * to the first row whose hash or link is wrong (or the id after which a
+ * row is missing), and why filled.
+ */
+int db_audit_verify(struct db *db, int64_t *bad_id, char *why, size_t len);
+
+/* Test and migration hook: clock for audit rows and default times. */
+extern time_t (*db_now)(void);
+
+#endif

@@ -1,0 +1,17 @@
+/*
+ * handlers.h - one function per endpoint; routes in server/routes.c.
+ */
+#ifndef FLEETCA_SERVER_HANDLERS_H
+#define FLEETCA_SERVER_HANDLERS_H
+
+#include "server/conf.h"
+#include "server/http.h"
+
+void h_healthz(void *app, struct http_req *req, struct http_resp *resp);
+void h_metrics(void *app, struct http_req *req, struct http_resp *resp);
+void h_ca_cert(void *app, struct http_req *req, struct http_resp *resp);
+
+/* The route table for `fleetca serve`; body caps come from the config. */
+const struct http_route *routes_get(const struct fc_config *cfg, size_t *n);
+
+#endif
