@@ -147,6 +147,75 @@ int db_crl_insert(struct db *db, int64_t ca_id, int64_t number,
 int db_crl_latest(struct db *db, int64_t ca_id, int is_delta,
     int64_t *number, unsigned char **der, size_t *len);
 
+/* ---- trust anchors (manufacturer CAs, manifest signers) ------------ */
+
+struct db_trust {
+	int64_t id;
+	char kind[32];		/* "manufacturer_root",
+				 * "manufacturer_intermediate",
+				 * "manifest_signer" */
+	char subject[256];
+	unsigned char sha256[DB_HASH_LEN];	/* of der */
+	unsigned char *der;	/* owned */
+	size_t der_len;
+	int64_t added_at;
+};
+void db_trust_clear(struct db_trust *t);
+/* DB_EXISTS when the same certificate is already trusted as kind. */
+int db_trust_insert(struct db *db, const char *kind, const char *subject,
+    const unsigned char sha256[DB_HASH_LEN], const unsigned char *der,
+    size_t len, int64_t *id);
+/* Every anchor, oldest first; caller clears each and frees the array. */
+int db_trust_list(struct db *db, struct db_trust **out, size_t *n);
+
+/* ---- manifests and devices ----------------------------------------- */
+
+int db_manifest_insert(struct db *db, const unsigned char sha256[DB_HASH_LEN],
+    const char *source, int64_t total, int64_t ok, int64_t rejected,
+    int64_t *id);
+int db_manifest_update_counts(struct db *db, int64_t id, int64_t ok,
+    int64_t rejected);
+
+#define DB_UID_MAX 64
+#define DB_OWNER_MAX 256
+
+struct db_device {
+	int64_t id;
+	char uid[DB_UID_MAX + 1];
+	char model[64];
+	char part_number[64];
+	char provisioner[128];
+	int64_t provisioned_at;
+	int64_t manifest_id;
+	unsigned char *idevid_der;	/* owned; NULL in list walks */
+	size_t idevid_len;
+	unsigned char idevid_sha256[DB_HASH_LEN];
+	unsigned char *chain_der;	/* owned; may be NULL */
+	size_t chain_len;
+	char state[16];		/* registered, claimed, active, returned,
+				 * decommissioned, compromised */
+	char owner[DB_OWNER_MAX];	/* "" when unowned */
+	int64_t created_at, updated_at;
+};
+void db_device_clear(struct db_device *d);
+/* Inserts a device in state "registered"; DB_EXISTS if uid is known. */
+int db_device_insert(struct db *db, const struct db_device *d, int64_t *id);
+int db_device_key_insert(struct db *db, int64_t device_id, const char *slot,
+    const unsigned char *spki, size_t len);
+/* Slot's SPKI DER (*spki malloc'd, caller frees) or DB_NOTFOUND. */
+int db_device_key_get(struct db *db, int64_t device_id, const char *slot,
+    unsigned char **spki, size_t *len);
+/* Full record (with DER) by unique id, or DB_NOTFOUND. */
+int db_device_get(struct db *db, const char *uid, struct db_device *d);
+int db_device_get_by_id(struct db *db, int64_t id, struct db_device *d);
+/* Sets state, and owner unless owner is NULL ("" clears it). */
+int db_device_set_state(struct db *db, int64_t id, const char *state,
+    const char *owner);
+typedef int (*db_device_fn)(void *arg, const struct db_device *d);
+/* Walks devices (without DER) in uid order; state/owner NULL = any. */
+int db_device_foreach(struct db *db, const char *state, const char *owner,
+    db_device_fn fn, void *arg);
+
 /* ---- audit log ---------------------------------------------------- */
 
 /*

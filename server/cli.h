@@ -15,6 +15,9 @@ int cmd_init(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_trust(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
+int cmd_device(int argc, char **argv);
 
 /* Prints the one-line usage of the whole program to stderr. */
 void cli_usage(void);

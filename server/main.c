@@ -16,6 +16,11 @@ static const char usage_text[] =
 "           [--hostname HOST] [--http-port N] [--https-port N]\n"
 "  serve    --dir DIR\n"
 "  demo     [--dir DIR] [--devices N] [--serve-seconds N]\n"
+"  trust    add --dir DIR (--manufacturer FILE | --manifest-signer FILE)\n"
+"           | list --dir DIR\n"
+"  manifest import --dir DIR FILE\n"
+"  device   list [--state S] [--owner O] | show ID\n"
+"           | claim (ID | --file FILE) --owner OWNER      (each with --dir DIR)\n"
 "  audit    list|verify --dir DIR\n"
 "  version\n"
 "\n"
@@ -60,6 +65,9 @@ static const struct {
 	{ "serve", cmd_serve },
 	{ "demo", cmd_demo },
 	{ "audit", cmd_audit },
+	{ "trust", cmd_trust },
+	{ "manifest", cmd_manifest },
+	{ "device", cmd_device },
 };
 
 int

@@ -1,0 +1,691 @@
+/*
+ * issue.c - the signer (issuing CA certificate, key and precomputed
+ * extensions) and ca_issue(): the one call that turns an approved request
+ * into a certificate recorded in the store.
+ *
+ * ca_issue() trusts nothing it is given: it verifies the CSR signature,
+ * checks key type and size against the profile and key reuse again (the RA
+ * checked them first), builds subject and SAN from the profile's templates
+ * only, and copies nothing from the CSR but the public key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/bio.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "common/log.h"
+#include "db/db.h"
+#include "ca/ca.h"
+#include "ca/profile.h"
+#include "ca/x509util.h"
+
+#define BACKDATE_SECONDS	300	/* tolerate slow device clocks */
+#define URL_MAX			512
+#define NAME_VALUE_MAX		256
+#define ISSUE_TRIES		3	/* serial races with another writer */
+
+struct ca_signer {
+	X509 *cert;			/* owned */
+	EVP_PKEY *key;			/* owned */
+	int64_t ca_id;
+	char name[64];			/* db row name, e.g. "issuing-1" */
+	time_t not_before, not_after;	/* of the CA certificate */
+	/* Added (as copies) to every certificate; owned; freshest may be
+	 * NULL. */
+	X509_EXTENSION *aki, *aia, *cdp, *freshest;
+};
+
+static time_t
+now_default(void)
+{
+	return time(NULL);
+}
+
+time_t (*ca_now)(void) = now_default;
+
+const char *
+ca_err_name(enum ca_err e)
+{
+	switch (e) {
+	case CA_OK:
+		return "ok";
+	case CA_ERR_MALFORMED:
+		return "malformed_request";
+	case CA_ERR_BAD_SIGNATURE:
+		return "bad_request_signature";
+	case CA_ERR_KEY_NOT_ALLOWED:
+		return "key_not_allowed";
+	case CA_ERR_KEY_REUSE:
+		return "key_reuse";
+	case CA_ERR_PROFILE_UNKNOWN:
+		return "unknown_profile";
+	case CA_ERR_STORE:
+		return "store_error";
+	case CA_ERR_INTERNAL:
+		break;
+	}
+	return "internal_error";
+}
+
+/* ---- signer --------------------------------------------------------- */
+
+/* base_url must be an absolute http(s) URL of printable ASCII without
+ * spaces; one trailing slash is dropped. */
+static int
+base_url_ok(const char *url, char *out, size_t outlen)
+{
+	size_t len;
+
+	if (url == NULL || (strncmp(url, "http://", 7) != 0 &&
+	    strncmp(url, "https://", 8) != 0))
+		return 0;
+	len = strlen(url);
+	if (len >= outlen || len > URL_MAX - 64)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (url[i] <= 0x20 || url[i] >= 0x7f)
+			return 0;
+	memcpy(out, url, len + 1);
+	if (len > 8 && out[len - 1] == '/')
+		out[len - 1] = '\0';
+	return 1;
+}
+
+/* Picks the newest active CA row with role "issuing" into *ca (moved). */
+static int
+pick_issuing(struct db *db, struct db_ca *ca, char *err, size_t errlen)
+{
+	struct db_ca *cas = NULL;
+	size_t n = 0, best = 0;
+	int found = 0, rc;
+
+	if ((rc = db_ca_list(db, &cas, &n)) != DB_OK) {
+		snprintf(err, errlen, "listing CAs: %s", db_errmsg(db));
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (cas[i].active && strcmp(cas[i].role, "issuing") == 0 &&
+		    (!found || cas[i].id > cas[best].id)) {
+			best = i;
+			found = 1;
+		}
+	if (found) {
+		*ca = cas[best];
+		memset(&cas[best], 0, sizeof(cas[best]));	/* moved */
+	} else
+		snprintf(err, errlen, "no active issuing CA in the database");
+	for (size_t i = 0; i < n; i++)
+		db_ca_clear(&cas[i]);
+	free(cas);
+	return found ? 0 : -1;
+}
+
+/* Fills the signer's certificate, key and times from the db row. */
+static int
+signer_load_ca(struct ca_signer *s, const char *dir, const struct db_ca *ca,
+    char *err, size_t errlen)
+{
+	const unsigned char *p = ca->der;
+	char path[4096];
+	int n;
+
+	if (ca->der_len == 0 || ca->der_len > 65536 ||
+	    (s->cert = d2i_X509(NULL, &p, (long)ca->der_len)) == NULL ||
+	    p != ca->der + ca->der_len) {
+		log_openssl("d2i_X509");
+		snprintf(err, errlen, "CA %s: bad certificate in database",
+		    ca->name);
+		return -1;
+	}
+	/* key_path is relative to the data dir (db.h). */
+	if (ca->key_path[0] == '/' || strstr(ca->key_path, "..") != NULL) {
+		snprintf(err, errlen, "CA %s: key path \"%s\" is not inside "
+		    "the data dir", ca->name, ca->key_path);
+		return -1;
+	}
+	n = snprintf(path, sizeof(path), "%s/%s", dir, ca->key_path);
+	if (n < 0 || (size_t)n >= sizeof(path)) {
+		snprintf(err, errlen, "CA %s: key path too long", ca->name);
+		return -1;
+	}
+	if ((s->key = ca_key_read(path, err, errlen)) == NULL)
+		return -1;
+	if (X509_check_private_key(s->cert, s->key) != 1) {
+		log_openssl("X509_check_private_key");
+		snprintf(err, errlen, "CA %s: %s does not match its "
+		    "certificate", ca->name, path);
+		return -1;
+	}
+	if (ca_x509_time(X509_get0_notBefore(s->cert), &s->not_before) != 0 ||
+	    ca_x509_time(X509_get0_notAfter(s->cert), &s->not_after) != 0) {
+		snprintf(err, errlen, "CA %s: bad validity", ca->name);
+		return -1;
+	}
+	s->ca_id = ca->id;
+	snprintf(s->name, sizeof(s->name), "%s", ca->name);
+	return 0;
+}
+
+struct ca_signer *
+ca_signer_load(const char *dir, struct db *db, const char *base_url,
+    char *err, size_t errlen)
+{
+	struct ca_signer *s;
+	struct db_ca ca;
+	char base[URL_MAX];
+	/* room for base, "/ca/", a 63-char CA name and ".crt" */
+	char ocsp[URL_MAX + 80], issuers[URL_MAX + 80], crl[URL_MAX + 80];
+	int ok = 0;
+
+	memset(&ca, 0, sizeof(ca));
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	if (!base_url_ok(base_url, base, sizeof(base))) {
+		snprintf(err, errlen, "base URL \"%s\": need http(s)://... "
+		    "without spaces", base_url ? base_url : "(null)");
+		goto out;
+	}
+	if (pick_issuing(db, &ca, err, errlen) != 0 ||
+	    signer_load_ca(s, dir, &ca, err, errlen) != 0)
+		goto out;
+	/* RFC 5280 4.2.2.1 (AIA) and 4.2.1.13 (CDP), served by server/. */
+	snprintf(ocsp, sizeof(ocsp), "%s/ocsp", base);
+	snprintf(issuers, sizeof(issuers), "%s/ca/%s.crt", base, s->name);
+	snprintf(crl, sizeof(crl), "%s/crl/%s.crl", base, s->name);
+	if ((s->aki = ca_x509_aki_ext(s->cert)) == NULL ||
+	    (s->aia = ca_x509_aia_ext(ocsp, issuers)) == NULL ||
+	    (s->cdp = ca_x509_dp_ext(NID_crl_distribution_points, crl)) ==
+	    NULL) {
+		snprintf(err, errlen, "CA %s: cannot build extensions", s->name);
+		goto out;
+	}
+	if (s->not_after <= ca_now())
+		log_warn("CA %s: certificate has expired", s->name);
+	ok = 1;
+out:
+	db_ca_clear(&ca);
+	if (!ok) {
+		ca_signer_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+int
+ca_signer_set_freshest(struct ca_signer *s, const char *url)
+{
+	char u[URL_MAX];
+	X509_EXTENSION *e;
+
+	if (!base_url_ok(url, u, sizeof(u)) ||
+	    (e = ca_x509_dp_ext(NID_freshest_crl, url)) == NULL)
+		return -1;
+	X509_EXTENSION_free(s->freshest);
+	s->freshest = e;
+	return 0;
+}
+
+void
+ca_signer_free(struct ca_signer *s)
+{
+	if (s == NULL)
+		return;
+	X509_free(s->cert);
+	EVP_PKEY_free(s->key);
+	X509_EXTENSION_free(s->aki);
+	X509_EXTENSION_free(s->aia);
+	X509_EXTENSION_free(s->cdp);
+	X509_EXTENSION_free(s->freshest);
+	free(s);
+}
+
+X509 *
+ca_signer_cert(const struct ca_signer *s)
+{
+	return s->cert;
+}
+
+int64_t
+ca_signer_ca_id(const struct ca_signer *s)
+{
+	return s->ca_id;
+}
+
+const char *
+ca_signer_name(const struct ca_signer *s)
+{
+	return s->name;
+}
+
+/* ---- request checks --------------------------------------------------- */
+
+enum ca_err
+ca_csr_from_der(const unsigned char *der, size_t len, X509_REQ **out)
+{
+	const unsigned char *p = der;
+	X509_REQ *req;
+
+	*out = NULL;
+	if (der == NULL || len == 0 || len > CA_CSR_MAX)
+		return CA_ERR_MALFORMED;
+	/* d2i advances its argument: p is a copy, der stays ours. */
+	if ((req = d2i_X509_REQ(NULL, &p, (long)len)) == NULL) {
+		ERR_clear_error();
+		return CA_ERR_MALFORMED;
+	}
+	if (p != der + len) {
+		X509_REQ_free(req);
+		return CA_ERR_MALFORMED;	/* trailing bytes */
+	}
+	*out = req;
+	return CA_OK;
+}
+
+/* Is key's type and size allowed by prof?  RSA keys over CA_RSA_MAX_BITS
+ * are refused whatever the profile says (their verification is a cheap
+ * way to burn our CPU). */
+static enum ca_err
+key_allowed(const struct ca_profile *prof, EVP_PKEY *key)
+{
+	char group[64];
+	size_t glen;
+	int nid;
+
+	switch (EVP_PKEY_get_base_id(key)) {
+	case EVP_PKEY_RSA:
+		if ((prof->key_types & CA_PROFILE_KEY_RSA) != 0 &&
+		    EVP_PKEY_get_bits(key) >= prof->rsa_min_bits &&
+		    EVP_PKEY_get_bits(key) <= CA_RSA_MAX_BITS)
+			return CA_OK;
+		break;
+	case EVP_PKEY_ED25519:
+		if ((prof->key_types & CA_PROFILE_KEY_ED25519) != 0)
+			return CA_OK;
+		break;
+	case EVP_PKEY_EC:
+		/* Named curves only; explicit parameters have no name. */
+		if (EVP_PKEY_get_group_name(key, group, sizeof(group),
+		    &glen) != 1) {
+			ERR_clear_error();
+			break;
+		}
+		nid = OBJ_txt2nid(group);
+		if (nid == NID_X9_62_prime256v1 &&
+		    (prof->key_types & CA_PROFILE_KEY_P256) != 0)
+			return CA_OK;
+		if (nid == NID_secp384r1 &&
+		    (prof->key_types & CA_PROFILE_KEY_P384) != 0)
+			return CA_OK;
+		break;
+	default:
+		break;
+	}
+	return CA_ERR_KEY_NOT_ALLOWED;
+}
+
+/* The checks of the request itself, cheapest first. */
+static enum ca_err
+check_request(const struct ca_profile *prof, const struct ca_issue_req *req)
+{
+	EVP_PKEY *pub;
+	enum ca_err e;
+
+	if ((pub = X509_REQ_get0_pubkey(req->csr)) == NULL) {
+		ERR_clear_error();
+		return CA_ERR_MALFORMED;
+	}
+	if (EVP_PKEY_get_base_id(pub) == EVP_PKEY_RSA &&
+	    EVP_PKEY_get_bits(pub) > CA_RSA_MAX_BITS)
+		return CA_ERR_KEY_NOT_ALLOWED;
+	/* X509_REQ_verify returns 1 only for a good signature; 0 and -1
+	 * are both refusals. */
+	if (X509_REQ_verify(req->csr, pub) != 1) {
+		ERR_clear_error();
+		return CA_ERR_BAD_SIGNATURE;
+	}
+	if ((e = key_allowed(prof, pub)) != CA_OK)
+		return e;
+	/* EVP_PKEY_eq: 1 same key; 0 different; negative for different
+	 * types, which are different keys too. */
+	if (prof->require_new_key && req->idevid_key != NULL &&
+	    EVP_PKEY_eq(pub, req->idevid_key) == 1)
+		return CA_ERR_KEY_REUSE;
+	ERR_clear_error();
+	return CA_OK;
+}
+
+/* uid and owner are substituted into names: printable ASCII, no braces
+ * (which would read as placeholders), bounded. */
+static int
+value_ok(const char *v, int required)
+{
+	size_t len;
+
+	if (v == NULL)
+		return !required;
+	len = strlen(v);
+	if (len == 0 || len > 128)
+		return 0;
+	for (size_t i = 0; i < len; i++)
+		if (v[i] < 0x20 || v[i] > 0x7e || v[i] == '{' || v[i] == '}')
+			return 0;
+	return 1;
+}
+
+/* RFC 1034 3.5 preferred syntax (letters, digits, hyphens; labels of
+ * 1-63, no hyphen at either end), at most 253 characters. */
+static int
+dns_ok(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i <= len; i++) {
+		char c = s[i];
+
+		if (c == '.' || c == '\0') {
+			if (label == 0 || label > 63 || s[i - 1] == '-')
+				return 0;
+			label = 0;
+			continue;
+		}
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '-') ||
+		    (label == 0 && c == '-'))
+			return 0;
+		label++;
+	}
+	return 1;
+}
+
+/* An absolute URI (RFC 3986 3.1 scheme ":" ...) of visible ASCII with none
+ * of the characters RFC 3986 never allows unescaped. */
+static int
+uri_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (colon == NULL || colon == s ||
+	    !((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z')))
+		return 0;
+	for (const char *c = s; c < colon; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+		    (*c >= '0' && *c <= '9') || *c == '+' || *c == '-' ||
+		    *c == '.'))
+			return 0;
+	for (const char *c = s; *c != '\0'; c++)
+		if (*c <= 0x20 || *c >= 0x7f || strchr("\"<>\\^`{|}", *c))
+			return 0;
+	return 1;
+}
+
+/* Subject and SAN from the profile templates.  CA_ERR_MALFORMED when the
+ * device's values do not make valid names. */
+static enum ca_err
+build_names(const struct ca_profile *prof, const struct ca_issue_req *req,
+    X509_NAME **subject, GENERAL_NAMES **san)
+{
+	char v[NAME_VALUE_MAX];
+
+	*subject = NULL;
+	*san = NULL;
+	if (!value_ok(req->uid, 1) || !value_ok(req->owner, 0))
+		return CA_ERR_MALFORMED;
+	if ((*subject = X509_NAME_new()) == NULL ||
+	    (*san = GENERAL_NAMES_new()) == NULL)
+		goto internal;
+	for (size_t i = 0; i < prof->nsubject; i++) {
+		if (ca_profile_expand(prof->subject[i].value, req->uid,
+		    req->owner, v, sizeof(v)) != 0 ||
+		    ca_x509_name_add(*subject, prof->subject[i].nid, v) != 0)
+			goto malformed;
+	}
+	for (size_t i = 0; i < prof->nsan; i++) {
+		int dns = prof->san[i].type == CA_SAN_DNS;
+
+		if (ca_profile_expand(prof->san[i].value, req->uid, req->owner,
+		    v, sizeof(v)) != 0 || !(dns ? dns_ok(v) : uri_ok(v)) ||
+		    ca_x509_gens_add(*san, dns ? GEN_DNS : GEN_URI, v) != 0)
+			goto malformed;
+	}
+	return CA_OK;
+malformed:
+	log_info("issue: uid \"%s\" owner \"%s\" do not fit profile %s names",
+	    req->uid, req->owner ? req->owner : "", prof->name);
+	X509_NAME_free(*subject);
+	GENERAL_NAMES_free(*san);
+	*subject = NULL;
+	*san = NULL;
+	return CA_ERR_MALFORMED;
+internal:
+	X509_NAME_free(*subject);
+	GENERAL_NAMES_free(*san);
+	*subject = NULL;
+	*san = NULL;
+	return CA_ERR_INTERNAL;
+}
+
+/* What one certificate needs besides the signer and profile. */
+struct tbs {
+	X509_NAME *subject;		/* borrowed */
+	GENERAL_NAMES *san;		/* borrowed */
+	EVP_PKEY *pub;			/* borrowed, from the CSR */
+	time_t nb, na;
+	unsigned char serial[CA_SERIAL_LEN];
+};
+
+/* Builds and signs the certificate; NULL on failure (logged). */
+static X509 *
+build_cert(const struct ca_signer *s, const struct ca_profile *prof,
+    const struct tbs *t)
+{
+	X509 *x;
+	int ok = 0;
+
+	if ((x = X509_new()) == NULL)
+		goto out;
+	if (X509_set_version(x, X509_VERSION_3) != 1 ||
+	    ca_serial_set(x, t->serial, sizeof(t->serial)) != 0 ||
+	    X509_set_issuer_name(x, X509_get_subject_name(s->cert)) != 1 ||
+	    X509_set_subject_name(x, t->subject) != 1 ||
+	    ca_x509_set_validity(x, t->nb, t->na) != 0 ||
+	    X509_set_pubkey(x, t->pub) != 1)
+		goto out;
+	if (ca_x509_add_bc(x, 0, -1) != 0 ||
+	    ca_x509_add_ext(x, prof->ext_ku) != 0 ||
+	    (prof->ext_eku != NULL && ca_x509_add_ext(x, prof->ext_eku) != 0) ||
+	    ca_x509_add_ski(x) != 0 ||
+	    ca_x509_add_ext(x, s->aki) != 0)
+		goto out;
+	/* RFC 5280 4.2.1.6: SAN is critical when the subject is empty. */
+	if (sk_GENERAL_NAME_num(t->san) > 0 &&
+	    X509_add1_ext_i2d(x, NID_subject_alt_name, t->san,
+	    X509_NAME_entry_count(t->subject) == 0, X509V3_ADD_REPLACE) != 1)
+		goto out;
+	if (ca_x509_add_ext(x, s->aia) != 0 ||
+	    ca_x509_add_ext(x, s->cdp) != 0 ||
+	    (s->freshest != NULL && ca_x509_add_ext(x, s->freshest) != 0))
+		goto out;
+	if (ca_x509_sign(x, s->key) != 0)
+		goto out;
+	ok = 1;
+out:
+	if (!ok) {
+		log_openssl("issue: building certificate");
+		X509_free(x);
+		return NULL;
+	}
+	return x;
+}
+
+/* One-line RFC 2253 subject for the db row (truncated to fit). */
+static void
+subject_line(X509_NAME *n, char *out, size_t outlen)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+
+	out[0] = '\0';
+	if (b == NULL)
+		return;
+	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
+	    (len = BIO_get_mem_data(b, &data)) > 0)
+		snprintf(out, outlen, "%.*s", (int)len, data);
+	BIO_free(b);
+}
+
+/* Signs with a fresh serial and inserts the row; *again set when the
+ * serial lost a race and the caller should draw once more. */
+static enum ca_err
+sign_and_store(struct ca_signer *s, struct db *db,
+    const struct ca_profile *prof, const struct ca_issue_req *req,
+    struct tbs *t, X509 **out, int64_t *cert_id, int *again)
+{
+	struct db_cert row;
+	unsigned char *der = NULL;
+	X509 *x = NULL;
+	int len, rc;
+	enum ca_err e = CA_ERR_INTERNAL;
+
+	*again = 0;
+	if (ca_serial_draw_unique(db, t->serial) != 0)
+		return CA_ERR_STORE;
+	if ((x = build_cert(s, prof, t)) == NULL)
+		goto out;
+	if ((len = i2d_X509(x, &der)) <= 0) {
+		log_openssl("i2d_X509");
+		goto out;
+	}
+	memset(&row, 0, sizeof(row));
+	row.ca_id = s->ca_id;
+	memcpy(row.serial, t->serial, sizeof(t->serial));
+	row.serial_len = sizeof(t->serial);
+	row.device_id = req->device_id;
+	snprintf(row.profile, sizeof(row.profile), "%s", prof->name);
+	subject_line(t->subject, row.subject, sizeof(row.subject));
+	row.not_before = t->nb;
+	row.not_after = t->na;
+	row.issued_at = ca_now();
+	row.der = der;
+	row.der_len = (size_t)len;
+	rc = db_cert_insert(db, &row, cert_id);
+	if (rc == DB_EXISTS) {
+		*again = 1;
+		e = CA_ERR_STORE;
+		goto out;
+	}
+	if (rc != DB_OK) {
+		log_err("issue: storing certificate: %s", db_errmsg(db));
+		e = CA_ERR_STORE;
+		goto out;
+	}
+	*out = x;
+	x = NULL;	/* the caller's now */
+	e = CA_OK;
+out:
+	OPENSSL_free(der);
+	X509_free(x);
+	return e;
+}
+
+enum ca_err
+ca_issue(struct ca_signer *s, struct db *db, const struct ca_profile *prof,
+    const struct ca_issue_req *req, X509 **out, int64_t *cert_id)
+{
+	struct tbs t;
+	X509_NAME *subject = NULL;
+	GENERAL_NAMES *san = NULL;
+	time_t now;
+	enum ca_err e;
+	int again = 0;
+
+	if (out == NULL)
+		return CA_ERR_INTERNAL;
+	*out = NULL;
+	if (s == NULL || db == NULL || req == NULL)
+		return CA_ERR_INTERNAL;
+	if (prof == NULL)
+		return CA_ERR_PROFILE_UNKNOWN;
+	if (req->csr == NULL)
+		return CA_ERR_MALFORMED;
+	if ((e = check_request(prof, req)) != CA_OK) {
+		log_info("issue: uid %s refused: %s", value_ok(req->uid, 1) ?
+		    req->uid : "?", ca_err_name(e));
+		return e;
+	}
+	if ((e = build_names(prof, req, &subject, &san)) != CA_OK)
+		return e;
+	memset(&t, 0, sizeof(t));
+	t.subject = subject;
+	t.san = san;
+	t.pub = X509_REQ_get0_pubkey(req->csr);
+	now = ca_now();
+	if (now >= s->not_after) {
+		log_err("issue: CA %s has expired", s->name);
+		e = CA_ERR_INTERNAL;
+		goto out;
+	}
+	/* Backdate a little for device clocks, never before the CA itself;
+	 * never outlive the CA (RFC 5280 6.1.3 would fail the chain). */
+	t.nb = now - BACKDATE_SECONDS;
+	if (t.nb < s->not_before)
+		t.nb = s->not_before;
+	t.na = now + (time_t)prof->validity_days * 86400;
+	if (t.na > s->not_after)
+		t.na = s->not_after;
+	for (int i = 0; i < ISSUE_TRIES; i++) {
+		e = sign_and_store(s, db, prof, req, &t, out, cert_id, &again);
+		if (!again)
+			break;
+		log_warn("issue: serial taken at insert, drawing again");
+	}
+	if (e == CA_OK) {
+		char hex[2 * CA_SERIAL_LEN + 1];
+
+		for (size_t i = 0; i < CA_SERIAL_LEN; i++)
+			snprintf(hex + 2 * i, 3, "%02x", t.serial[i]);
+		log_info("issued serial %s profile %s uid %s device %lld", hex,
+		    prof->name, req->uid, (long long)req->device_id);
+	}
+out:
+	X509_NAME_free(subject);
+	GENERAL_NAMES_free(san);
+	return e;
+}
+
+enum ca_err
+ca_issue_commit(struct ca_signer *s, struct db *db,
+    const struct ca_profile *prof, const struct ca_issue_req *req,
+    X509 **out, int64_t *cert_id)
+{
+	enum ca_err e;
+
+	if (out == NULL || db == NULL)
+		return CA_ERR_INTERNAL;
+	*out = NULL;
+	if (db_begin(db) != DB_OK) {
+		log_err("issue: begin: %s", db_errmsg(db));
+		return CA_ERR_STORE;
+	}
+	if ((e = ca_issue(s, db, prof, req, out, cert_id)) != CA_OK) {
+		db_rollback(db);
+		return e;
+	}
+	if (db_commit(db) != DB_OK) {
+		log_err("issue: commit: %s", db_errmsg(db));
+		db_rollback(db);
+		X509_free(*out);
+		*out = NULL;
+		return CA_ERR_STORE;
+	}
+	return CA_OK;
+}
