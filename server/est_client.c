@@ -212,21 +212,36 @@ estc_new(const char *host, unsigned short port, const char *cafile)
 	return NULL;
 }
 
+/*
+ * Keeps a copy of the connection's current session for the next connect.
+ * Called after each good exchange, because TLS 1.3 tickets arrive after
+ * the handshake.  A copy, not a reference: a fatal alert on the
+ * connection (a stale keep-alive socket) marks its session object
+ * unresumable in place, which would poison a shared reference.
+ */
+static void
+save_session(struct estc *c)
+{
+	SSL_SESSION *cur, *copy;
+
+	if (!c->resume || c->ssl == NULL || !SSL_is_init_finished(c->ssl) ||
+	    (cur = SSL_get0_session(c->ssl)) == NULL ||
+	    !SSL_SESSION_is_resumable(cur))
+		return;
+	if ((copy = SSL_SESSION_dup(cur)) == NULL) {
+		ERR_clear_error();
+		return;		/* no resumption next time; not an error */
+	}
+	SSL_SESSION_free(c->sess);
+	c->sess = copy;
+}
+
 /* Drops the connection without a close_notify (state is unknown). */
 static void
 conn_drop(struct estc *c)
 {
 	if (c->ssl != NULL) {
-		if (c->resume && SSL_is_init_finished(c->ssl)) {
-			SSL_SESSION *s = SSL_get1_session(c->ssl);
-
-			if (s != NULL && SSL_SESSION_is_resumable(s)) {
-				SSL_SESSION_free(c->sess);
-				c->sess = s;
-			} else {
-				SSL_SESSION_free(s);
-			}
-		}
+		save_session(c);
 		SSL_free(c->ssl);
 		c->ssl = NULL;
 	}
@@ -403,12 +418,16 @@ tcp_connect(struct estc *c, long long deadline, char *reason, size_t rsz)
 				close(fd);
 				continue;
 			}
-			if ((rc = wait_fd(fd, POLLOUT, deadline)) != ESTC_OK) {
-				err = rc == ESTC_ERR_TIMEOUT ? ETIMEDOUT : EIO;
+			enum estc_err w = wait_fd(fd, POLLOUT, deadline);
+
+			if (w != ESTC_OK) {
 				close(fd);
-				if (rc == ESTC_ERR_TIMEOUT)
+				if (w == ESTC_ERR_TIMEOUT) {
+					err = ETIMEDOUT;
+					rc = ESTC_ERR_TIMEOUT;
 					break;
-				rc = ESTC_ERR_CONNECT;
+				}
+				err = EIO;
 				continue;
 			}
 			if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &sl) ==
@@ -965,7 +984,8 @@ exchange(struct estc *c, const char *method, const char *label,
     struct http_resp *r, char *reason, size_t rsz)
 {
 	long long deadline = now_ms() + c->timeout_ms;
-	char *req = NULL, path[128], hosthdr[300];
+	char *req = NULL, path[128], hosthdr[300], lbl[EST_LABEL_MAX + 1];
+	enum est_op chk;
 	struct pipe_guard g;
 	enum estc_err rc;
 	size_t reqlen;
@@ -978,8 +998,12 @@ exchange(struct estc *c, const char *method, const char *label,
 	else
 		n = snprintf(path, sizeof(path), "/.well-known/est/%s",
 		    est_op_name(op));
-	if (n < 0 || (size_t)n >= sizeof(path) || strpbrk(path, " \r\n")) {
-		set_reason(reason, rsz, "bad label");
+	/* Round-trip through the server's own path rule: a label such as
+	 * "a/b" or "x?y" must be refused here, not sent. */
+	if (n < 0 || (size_t)n >= sizeof(path) ||
+	    !est_path_parse(path, (size_t)n, lbl, sizeof(lbl), &chk) ||
+	    chk != op) {
+		set_reason(reason, rsz, "invalid EST label");
 		return ESTC_ERR_ARG;
 	}
 	n = snprintf(hosthdr, sizeof(hosthdr), strchr(c->host, ':') ?
@@ -1034,6 +1058,7 @@ exchange(struct estc *c, const char *method, const char *label,
 		resp_clear(r);
 		goto out;
 	}
+	save_session(c);
 	if (r->close)
 		estc_close(c);
  out:

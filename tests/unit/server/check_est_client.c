@@ -233,7 +233,8 @@ srv_main(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
-	while (s->nreq < s->nsteps) {
+	/* With no steps: one connection (a handshake test), then end. */
+	while (s->nreq < s->nsteps || s->nconn == 0) {
 		struct pollfd p = { .fd = s->lfd, .events = POLLIN };
 		SSL *ssl;
 		int fd;
@@ -300,6 +301,9 @@ srv_start(struct srv *s, struct pki *p)
 	ck_assert_int_eq(SSL_CTX_use_certificate(s->ctx, p->srv), 1);
 	ck_assert_int_eq(SSL_CTX_use_PrivateKey(s->ctx, p->srv_key), 1);
 	SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, accept_any);
+	/* OpenSSL resumes client-authenticated sessions only with this. */
+	ck_assert_int_eq(SSL_CTX_set_session_id_context(s->ctx,
+	    (const unsigned char *)"estc-test", 9), 1);
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	ck_assert_int_ge(s->lfd, 0);
@@ -310,12 +314,18 @@ srv_start(struct srv *s, struct pki *p)
 	ck_assert_int_eq(pthread_create(&s->th, NULL, srv_main, s), 0);
 }
 
+/* Waits for the thread; what it recorded stays until srv_free(). */
 static void
 srv_stop(struct srv *s)
 {
 	pthread_join(s->th, NULL);
 	close(s->lfd);
 	SSL_CTX_free(s->ctx);
+}
+
+static void
+srv_free(struct srv *s)
+{
 	for (int i = 0; i < MAX_STEPS; i++) {
 		free(s->steps[i].resp);
 		free(s->body[i]);
@@ -432,6 +442,7 @@ START_TEST(enroll_content_length)
 	X509_REQ_free(got);
 	X509_REQ_free(req);
 	X509_free(out);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -479,6 +490,7 @@ START_TEST(keepalive_chunked_then_cacerts)
 	sk_X509_pop_free(cas, X509_free);
 	X509_REQ_free(req);
 	X509_free(out);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -486,7 +498,7 @@ END_TEST
 START_TEST(http_errors)
 {
 	static const char e400[] = "HTTP/1.1 400 Bad Request\r\n"
-	    "Content-Type: text/plain\r\nContent-Length: 32\r\n\r\n"
+	    "Content-Type: text/plain\r\nContent-Length: 31\r\n\r\n"
 	    "bad CSR: trailing data\x01\r\nmore\r\n";
 	static const char e202[] = "HTTP/1.1 202 Accepted\r\n"
 	    "Retry-After: 30\r\nContent-Length: 0\r\n\r\n";
@@ -524,6 +536,7 @@ START_TEST(http_errors)
 	srv_stop(&s);
 	ck_assert_int_eq(s.nconn, 1);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -564,6 +577,7 @@ START_TEST(bad_responses)
 	/* Each broken response closed the connection. */
 	ck_assert_int_eq(s.nconn, (int)nbad);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -595,6 +609,7 @@ START_TEST(undecodable_200)
 	estc_free(c);
 	srv_stop(&s);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -625,6 +640,7 @@ START_TEST(timeout)
 	estc_free(c);	/* closes: the stalled server sees EOF */
 	srv_stop(&s);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -643,6 +659,7 @@ START_TEST(untrusted_server)
 	ck_assert_ptr_nonnull(strstr(reason, "server certificate"));
 	estc_free(c);
 	srv_stop(&s);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -662,6 +679,7 @@ START_TEST(wrong_name)
 	ck_assert_ptr_nonnull(strstr(reason, "mismatch"));
 	estc_free(c);
 	srv_stop(&s);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -675,12 +693,13 @@ START_TEST(refused)
 	char reason[256];
 	int fd;
 
-	/* A port that was free a moment ago and is closed now. */
+	/* A port bound but not listening: connect is refused, and keeping
+	 * it bound stops the kernel from picking it as our source port (a
+	 * TCP self-connect would "succeed"). */
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
-	close(fd);
 	pki_init(&p);
 	c = estc_new("127.0.0.1", ntohs(sa.sin_port), p.cafile);
 	ck_assert_ptr_nonnull(c);
@@ -688,6 +707,7 @@ START_TEST(refused)
 	    ESTC_ERR_CONNECT);
 	ck_assert_ptr_nonnull(strstr(reason, "refused"));
 	estc_free(c);
+	close(fd);
 	ck_assert_ptr_null(estc_new("127.0.0.1", 1, "/nonexistent/ca.pem"));
 	ck_assert_ptr_null(estc_new("", 1, p.cafile));
 	ck_assert_ptr_null(estc_new("127.0.0.1", 0, p.cafile));
@@ -730,6 +750,7 @@ START_TEST(stale_keepalive_and_resume)
 	ck_assert_int_eq(s.nconn, 2);
 	ck_assert_int_eq(s.nresumed, 1);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -766,6 +787,7 @@ START_TEST(serverkeygen)
 	EVP_PKEY_free(k);
 	X509_free(x);
 	X509_REQ_free(req);
+	srv_free(&s);
 	pki_free(&p);
 }
 END_TEST
@@ -829,6 +851,21 @@ START_TEST(identity_and_args)
 	    reason, sizeof(reason)), ESTC_ERR_ARG);
 	ck_assert_ptr_null(out);
 	ck_assert_int_eq(status, 0);
+	/* Bad labels are refused before any connection is tried. */
+	{
+		STACK_OF(X509) *sk = NULL;
+		static const char *const bad[] = { "a/b", "x?y", "..",
+		    "sp ace", "crlf\r\nX: 1", "0123456789012345678901234567890123456789"
+		    "0123456789012345678901234567890" };
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			enum estc_err e = estc_get_cacerts(c, bad[i], &sk,
+			    &status, reason, sizeof(reason));
+
+			ck_assert_int_eq(e, ESTC_ERR_ARG);
+			ck_assert_ptr_null(sk);
+		}
+	}
 	ck_assert_str_eq(estc_err_str(ESTC_ERR_TIMEOUT), "timed out");
 	ck_assert_str_eq(estc_err_str((enum estc_err)99), "unknown error");
 	ERR_clear_error();
