@@ -10,7 +10,8 @@
 #define CERT_COLS \
 	"c.id, c.ca_id, c.serial, IFNULL(c.device_id, 0), c.profile, " \
 	"c.subject, c.not_before, c.not_after, c.issued_at, " \
-	"r.revoked_at, r.reason, IFNULL(r.invalidity_date, 0)"
+	"r.revoked_at, r.reason, IFNULL(r.invalidity_date, 0), c.spki_sha256"
+#define CERT_NCOLS 13
 #define CERT_FROM \
 	" FROM certificate c LEFT JOIN revocation r ON r.cert_id = c.id"
 
@@ -48,6 +49,40 @@ cert_from_row(sqlite3_stmt *st, struct db_cert *c)
 		c->reason = sqlite3_column_int(st, 10);
 		c->invalidity_date = sqlite3_column_int64(st, 11);
 	}
+	if (sqlite3_column_bytes(st, 12) == DB_HASH_LEN)
+		memcpy(c->spki_sha256, sqlite3_column_blob(st, 12), DB_HASH_LEN);
+}
+
+static int
+hash_is_zero(const unsigned char h[DB_HASH_LEN])
+{
+	unsigned char acc = 0;
+
+	for (int i = 0; i < DB_HASH_LEN; i++)
+		acc |= h[i];
+	return acc == 0;
+}
+
+int
+db_cert_device_has_key(struct db *db, int64_t device_id,
+    const unsigned char spki_sha256[DB_HASH_LEN], int64_t now)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_DEVICE_KEY,
+	    "SELECT 1 FROM certificate c WHERE c.device_id = ? AND "
+	    "c.spki_sha256 = ? AND c.not_after > ? AND NOT EXISTS "
+	    "(SELECT 1 FROM revocation r WHERE r.cert_id = c.id)");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_blob(st, 2, spki_sha256, DB_HASH_LEN, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, now);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_EXISTS;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
 }
 
 int
@@ -55,8 +90,8 @@ db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_CERT_INSERT,
 	    "INSERT INTO certificate(ca_id, serial, device_id, profile, "
-	    "subject, not_before, not_after, issued_at, der) "
-	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)");
+	    "subject, not_before, not_after, issued_at, der, spki_sha256) "
+	    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)");
 	int rc;
 
 	if (st == NULL)
@@ -79,6 +114,11 @@ db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id)
 	sqlite3_bind_int64(st, 8, c->issued_at ? c->issued_at :
 	    (int64_t)db_now());
 	sqlite3_bind_blob(st, 9, c->der, (int)c->der_len, SQLITE_STATIC);
+	if (!hash_is_zero(c->spki_sha256))
+		sqlite3_bind_blob(st, 10, c->spki_sha256, DB_HASH_LEN,
+		    SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 10);
 	rc = db_step_done(db, st);
 	if (rc == DB_OK && id != NULL)
 		*id = sqlite3_last_insert_rowid(db->conn);
@@ -99,7 +139,7 @@ db_cert_get_by_serial(struct db *db, const unsigned char *serial, size_t len,
 	sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		int dl = sqlite3_column_bytes(st, 12);
+		int dl = sqlite3_column_bytes(st, CERT_NCOLS);
 
 		cert_from_row(st, c);
 		if ((c->der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL) {
@@ -107,7 +147,7 @@ db_cert_get_by_serial(struct db *db, const unsigned char *serial, size_t len,
 			snprintf(db->err, sizeof(db->err), "out of memory");
 			return DB_ERROR;
 		}
-		memcpy(c->der, sqlite3_column_blob(st, 12), (size_t)dl);
+		memcpy(c->der, sqlite3_column_blob(st, CERT_NCOLS), (size_t)dl);
 		c->der_len = (size_t)dl;
 		sqlite3_reset(st);
 		return DB_OK;

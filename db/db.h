@@ -93,6 +93,9 @@ struct db_cert {
 	char profile[64];
 	char subject[256];	/* one-line RFC 2253 subject */
 	int64_t not_before, not_after, issued_at;
+	/* SHA-256 of the certificate's SubjectPublicKeyInfo DER; all zero
+	 * when unknown.  Lets the RA tell a new key from a reused one. */
+	unsigned char spki_sha256[DB_HASH_LEN];
 	unsigned char *der;	/* owned by the struct; NULL if not loaded */
 	size_t der_len;
 	/* revocation, valid when revoked != 0 */
@@ -112,6 +115,10 @@ int db_cert_get_by_serial(struct db *db, const unsigned char *serial,
 /* Only reports whether serial exists (cheap; for collision checks). */
 int db_cert_serial_exists(struct db *db, const unsigned char *serial,
     size_t len);
+/* DB_EXISTS when device_id holds an unrevoked, unexpired (at now)
+ * certificate for the key with this SPKI hash; DB_NOTFOUND otherwise. */
+int db_cert_device_has_key(struct db *db, int64_t device_id,
+    const unsigned char spki_sha256[DB_HASH_LEN], int64_t now);
 /* Certificates of a device, newest first, without der. */
 int db_cert_list_device(struct db *db, int64_t device_id,
     struct db_cert **certs, size_t *n);
@@ -208,6 +215,9 @@ int db_device_key_get(struct db *db, int64_t device_id, const char *slot,
 /* Full record (with DER) by unique id, or DB_NOTFOUND. */
 int db_device_get(struct db *db, const char *uid, struct db_device *d);
 int db_device_get_by_id(struct db *db, int64_t id, struct db_device *d);
+/* By SHA-256 of the IDevID certificate DER, or DB_NOTFOUND. */
+int db_device_get_by_idevid(struct db *db,
+    const unsigned char sha256[DB_HASH_LEN], struct db_device *d);
 /* Sets state, and owner unless owner is NULL ("" clears it). */
 int db_device_set_state(struct db *db, int64_t id, const char *state,
     const char *owner);

@@ -10,7 +10,7 @@
 enum {
 	ST_DEV_INSERT = ST__EXT_FIRST + 16, ST_DEV_KEY_INSERT, ST_DEV_KEY_GET,
 	ST_DEV_GET, ST_DEV_GET_ID, ST_DEV_SET_STATE, ST_DEV_SET_STATE_OWNER,
-	ST_DEV_LIST
+	ST_DEV_LIST, ST_DEV_GET_IDEVID
 };
 
 #define DEV_COLS \
@@ -186,6 +186,20 @@ db_device_get_by_id(struct db *db, int64_t id, struct db_device *d)
 	if (st == NULL)
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, id);
+	return get_one(db, st, d);
+}
+
+int
+db_device_get_by_idevid(struct db *db, const unsigned char sha256[DB_HASH_LEN],
+    struct db_device *d)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_DEV_GET_IDEVID, "SELECT " DEV_COLS
+	    ", idevid_der, chain_der FROM device WHERE idevid_sha256 = ?");
+
+	memset(d, 0, sizeof(*d));
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_blob(st, 1, sha256, DB_HASH_LEN, SQLITE_STATIC);
 	return get_one(db, st, d);
 }
 
