@@ -13,6 +13,7 @@
  * No function ever holds two stripe locks, so there is no lock order.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,17 +29,26 @@
 #define DEF_BUCKETS	65536
 #define MAX_BUCKETS	(1u << 26)
 
+/*
+ * Everything a lookup touches (chain link, key, freshness, counters) sits
+ * in the first 64 octets, and entries are allocated 64-aligned, so a hit
+ * costs one cache miss per chain step plus the caller's reads of der.
+ */
 struct ent {
-	struct ocsp_cached pub;		/* first: the caller's view */
 	struct ent *next;		/* chain; guarded by the stripe */
-	atomic_int refs;
-	_Atomic int64_t last_used;	/* clock at the last hit */
-	size_t cost;			/* bytes charged to the bound */
 	uint32_t ca;
 	uint8_t serial_len;
 	unsigned char serial[OCSP_CACHE_SERIAL_MAX];
+	atomic_int refs;
+	_Atomic int64_t last_used;	/* clock at the last hit */
+	int64_t next_update;		/* copy of pub.next_update */
+	size_t cost;			/* bytes charged to the bound */
+	struct ocsp_cached pub;		/* the caller's view */
 	unsigned char der[];		/* pub.der points here */
 };
+
+#define ENT_OF(r) ((struct ent *)(uintptr_t)((const char *)(r) - \
+	offsetof(struct ent, pub)))
 
 struct stripe {
 	pthread_rwlock_t lock;
@@ -201,7 +211,7 @@ ocsp_cache_get(struct ocsp_cache *c, uint32_t ca, const unsigned char *serial,
 	for (e = c->buckets[b]; e != NULL; e = e->next)
 		if (key_eq(e, ca, serial, serial_len))
 			break;
-	if (e != NULL && t < e->pub.next_update) {
+	if (e != NULL && t < e->next_update) {
 		atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
 		/* Skip the store when unchanged: fewer dirty cache lines. */
 		if (atomic_load_explicit(&e->last_used,
@@ -219,7 +229,7 @@ ocsp_cache_release(struct ocsp_cache *c, const struct ocsp_cached *r)
 {
 	(void)c;
 	if (r != NULL)
-		ent_unref((struct ent *)(uintptr_t)r);
+		ent_unref(ENT_OF(r));
 }
 
 uint64_t
@@ -243,53 +253,73 @@ unlink_at(struct ocsp_cache *c, struct ent **pp)
 }
 
 /*
- * Evicts one entry from a random non-empty stripe: among up to SAMPLE
- * entries found from a random bucket on, an expired one or else the
- * least recently used.  Returns 0 when the table is empty.
+ * Evicts one entry: looks at up to SAMPLE entries taken from random
+ * stripes (each under its read lock, one at a time), then removes the
+ * best candidate, an expired entry or else the least recently used, under
+ * its stripe's write lock if it is still there.  Returns 0 when the table
+ * is empty.  Sampling over several stripes keeps a hot entry alone in
+ * its stripe from being the only candidate.
  */
 static int
 evict_one(struct ocsp_cache *c)
 {
 	uint64_t r = atomic_fetch_add(&c->rnd, 0x9e3779b97f4a7c15ULL);
-	size_t per = c->nbuckets / NSTRIPES, start;
-	int64_t t = now(c);
+	size_t per = c->nbuckets / NSTRIPES, start, best_b = 0;
+	int64_t t = now(c), best_score = INT64_MAX;
+	struct ent *victim = NULL, **pp;
+	uint32_t best_ca = 0;
+	unsigned char best_serial[OCSP_CACHE_SERIAL_MAX];
+	size_t best_len = 0;
+	int seen = 0, found = 0;
 
 	r ^= r >> 31;
 	r *= 0xbf58476d1ce4e5b9ULL;
 	r ^= r >> 29;
 	start = (size_t)(r >> 8);
-	for (size_t k = 0; k < NSTRIPES; k++) {
+	for (size_t k = 0; k < NSTRIPES && seen < SAMPLE; k++) {
 		size_t s = (size_t)(r + k) % NSTRIPES;
-		struct ent **best = NULL, *victim = NULL;
-		int64_t best_score = INT64_MAX;
-		int seen = 0;
+		int here = 0;
 
-		pthread_rwlock_wrlock(&c->stripes[s].lock);
-		for (size_t j = 0; j < per && seen < SAMPLE; j++) {
+		pthread_rwlock_rdlock(&c->stripes[s].lock);
+		/* at most 2 entries per stripe, to spread the sample */
+		for (size_t j = 0; j < per && here < 2; j++) {
 			/* buckets of stripe s: s, s+NSTRIPES, ... */
 			size_t b = s + ((start + j) % per) * NSTRIPES;
+			struct ent *e;
 
-			for (struct ent **pp = &c->buckets[b]; *pp != NULL &&
-			    seen < SAMPLE; pp = &(*pp)->next, seen++) {
-				int64_t sc = (*pp)->pub.next_update <= t ?
+			for (e = c->buckets[b]; e != NULL && here < 2;
+			    e = e->next, here++) {
+				int64_t sc = e->next_update <= t ?
 				    INT64_MIN : atomic_load_explicit(
-				    &(*pp)->last_used, memory_order_relaxed);
+				    &e->last_used, memory_order_relaxed);
 
-				if (best == NULL || sc < best_score) {
-					best = pp;
+				if (!found || sc < best_score) {
+					found = 1;
 					best_score = sc;
+					best_b = b;
+					best_ca = e->ca;
+					best_len = e->serial_len;
+					memcpy(best_serial, e->serial,
+					    best_len);
 				}
 			}
 		}
-		if (best != NULL)
-			victim = unlink_at(c, best);
 		pthread_rwlock_unlock(&c->stripes[s].lock);
-		if (victim != NULL) {
-			ent_unref(victim);
-			return 1;
-		}
+		seen += here;
 	}
-	return 0;
+	if (!found)
+		return 0;
+	pthread_rwlock_wrlock(lock_of(c, best_b));
+	for (pp = &c->buckets[best_b]; *pp != NULL; pp = &(*pp)->next)
+		if (key_eq(*pp, best_ca, best_serial, best_len)) {
+			victim = unlink_at(c, pp);
+			break;
+		}
+	pthread_rwlock_unlock(lock_of(c, best_b));
+	if (victim != NULL)
+		ent_unref(victim);
+	/* Someone else removed it meanwhile: progress all the same. */
+	return 1;
 }
 
 static const char hexdig[] = "0123456789abcdef";
@@ -314,7 +344,7 @@ ocsp_cache_put(struct ocsp_cache *c, const struct ocsp_cache_item *it,
 	if (ocsp_cache_gen(c) != gen)
 		return OCSP_CACHE_STALE;
 	/* Build the entry outside any lock. */
-	if ((e = malloc(cost)) == NULL)
+	if (posix_memalign((void **)&e, 64, cost) != 0)
 		return OCSP_CACHE_ENOMEM;
 	memset(e, 0, sizeof(*e));
 	memcpy(e->der, it->der, it->len);
@@ -334,6 +364,7 @@ ocsp_cache_put(struct ocsp_cache *c, const struct ocsp_cache_item *it,
 	e->pub.len = it->len;
 	e->pub.this_update = it->this_update;
 	e->pub.next_update = it->next_update;
+	e->next_update = it->next_update;
 	e->pub.last_modified = it->produced_at;
 	atomic_init(&e->refs, 1);		/* the table's reference */
 	atomic_init(&e->last_used, now(c));

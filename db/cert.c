@@ -125,19 +125,41 @@ db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id)
 	return rc;
 }
 
+static int cert_get_one(struct db *db, sqlite3_stmt *st, struct db_cert *c);
+
 int
 db_cert_get_by_serial(struct db *db, const unsigned char *serial, size_t len,
     struct db_cert *c)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_CERT_BY_SERIAL,
 	    "SELECT " CERT_COLS ", c.der" CERT_FROM " WHERE c.serial = ?");
-	int rc;
 
 	memset(c, 0, sizeof(*c));
 	if (st == NULL)
 		return DB_ERROR;
 	sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC);
-	rc = sqlite3_step(st);
+	return cert_get_one(db, st, c);
+}
+
+int
+db_cert_get_by_id(struct db *db, int64_t id, struct db_cert *c)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_BY_ID,
+	    "SELECT " CERT_COLS ", c.der" CERT_FROM " WHERE c.id = ?");
+
+	memset(c, 0, sizeof(*c));
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	return cert_get_one(db, st, c);
+}
+
+/* Steps a one-row certificate query whose last column is der. */
+static int
+cert_get_one(struct db *db, sqlite3_stmt *st, struct db_cert *c)
+{
+	int rc = sqlite3_step(st);
+
 	if (rc == SQLITE_ROW) {
 		int dl = sqlite3_column_bytes(st, CERT_NCOLS);
 

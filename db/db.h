@@ -52,6 +52,8 @@ int db_set_durable(struct db *db, int full);
 int db_begin(struct db *db);	/* BEGIN IMMEDIATE: takes the write lock */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
+/* 1 while a transaction is open on this handle. */
+int db_in_transaction(struct db *db);
 
 /*
  * Change counter: incremented in the same transaction as every revocation
@@ -112,6 +114,8 @@ int db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id);
 /* serial lookup: fills *c (with der) or DB_NOTFOUND. */
 int db_cert_get_by_serial(struct db *db, const unsigned char *serial,
     size_t len, struct db_cert *c);
+/* By row id (with der), or DB_NOTFOUND. */
+int db_cert_get_by_id(struct db *db, int64_t id, struct db_cert *c);
 /* Only reports whether serial exists (cheap; for collision checks). */
 int db_cert_serial_exists(struct db *db, const unsigned char *serial,
     size_t len);

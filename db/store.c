@@ -193,6 +193,12 @@ db_rollback(struct db *db)
 }
 
 int
+db_in_transaction(struct db *db)
+{
+	return !sqlite3_get_autocommit(db->conn);
+}
+
+int
 db_revocation_epoch(struct db *db, int64_t *epoch)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_EPOCH_GET,

@@ -21,6 +21,7 @@ static const char usage_text[] =
 "  manifest import --dir DIR FILE\n"
 "  device   list [--state S] [--owner O] | show ID\n"
 "           | claim (ID | --file FILE) --owner OWNER      (each with --dir DIR)\n"
+"  cert     list | show SERIAL | revoke SERIAL [--reason NAME]  (--dir DIR)\n"
 "  audit    list|verify --dir DIR\n"
 "  version\n"
 "\n"
@@ -68,6 +69,7 @@ static const struct {
 	{ "trust", cmd_trust },
 	{ "manifest", cmd_manifest },
 	{ "device", cmd_device },
+	{ "cert", cmd_cert },
 };
 
 int
