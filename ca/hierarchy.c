@@ -32,7 +32,8 @@
 #define ROOT_DAYS	7305	/* 20 years */
 #define ISSUING_DAYS	3653	/* 10 years */
 #define LEAF_DAYS	730	/* 2 years */
-#define NAME_MAX_LEN	40	/* "<name> Issuing CA 1" fits ub-common-name 64 */
+/* "<name> Issuing CA 1" must fit ub-common-name (64). */
+#define NAME_MAX_LEN	40
 #define NFILES		10
 
 /* What to put in one certificate. */

@@ -203,7 +203,8 @@ ca_signer_load(const char *dir, struct db *db, const char *base_url,
 	    (s->aia = ca_x509_aia_ext(ocsp, issuers)) == NULL ||
 	    (s->cdp = ca_x509_dp_ext(NID_crl_distribution_points, crl)) ==
 	    NULL) {
-		snprintf(err, errlen, "CA %s: cannot build extensions", s->name);
+		snprintf(err, errlen, "CA %s: cannot build extensions",
+		    s->name);
 		goto out;
 	}
 	if (s->not_after <= ca_now())
@@ -225,7 +226,7 @@ ca_signer_set_freshest(struct ca_signer *s, const char *url)
 	X509_EXTENSION *e;
 
 	if (!base_url_ok(url, u, sizeof(u)) ||
-	    (e = ca_x509_dp_ext(NID_freshest_crl, url)) == NULL)
+	    (e = ca_x509_dp_ext(NID_freshest_crl, u)) == NULL)
 		return -1;
 	X509_EXTENSION_free(s->freshest);
 	s->freshest = e;
@@ -437,8 +438,11 @@ build_names(const struct ca_profile *prof, const struct ca_issue_req *req,
 
 	*subject = NULL;
 	*san = NULL;
-	if (!value_ok(req->uid, 1) || !value_ok(req->owner, 0))
+	if (!value_ok(req->uid, 1) || !value_ok(req->owner, 0)) {
+		log_info("issue: uid or owner empty, too long or not "
+		    "printable ASCII");
 		return CA_ERR_MALFORMED;
+	}
 	if ((*subject = X509_NAME_new()) == NULL ||
 	    (*san = GENERAL_NAMES_new()) == NULL)
 		goto internal;
@@ -458,8 +462,11 @@ build_names(const struct ca_profile *prof, const struct ca_issue_req *req,
 	}
 	return CA_OK;
 malformed:
+	ERR_clear_error();
+	/* Only values value_ok() passed reach here, except a name that is
+	 * too long or illegal for its string type. */
 	log_info("issue: uid \"%s\" owner \"%s\" do not fit profile %s names",
-	    req->uid, req->owner ? req->owner : "", prof->name);
+	    req->uid, req->owner != NULL ? req->owner : "", prof->name);
 	X509_NAME_free(*subject);
 	GENERAL_NAMES_free(*san);
 	*subject = NULL;
@@ -543,6 +550,26 @@ subject_line(X509_NAME *n, char *out, size_t outlen)
 	BIO_free(b);
 }
 
+/* SHA-256 of the key's SubjectPublicKeyInfo DER, so the RA can tell a
+ * new key from a reused one without parsing stored certificates. */
+static int
+spki_sha256(EVP_PKEY *pub, unsigned char md[DB_HASH_LEN])
+{
+	unsigned char *der = NULL;
+	unsigned int mdl = 0;
+	int n, ok;
+
+	if ((n = i2d_PUBKEY(pub, &der)) <= 0) {
+		log_openssl("i2d_PUBKEY");
+		return -1;
+	}
+	ok = EVP_Digest(der, (size_t)n, md, &mdl, EVP_sha256(), NULL) == 1;
+	OPENSSL_free(der);
+	if (!ok)
+		log_openssl("SHA-256");
+	return ok ? 0 : -1;
+}
+
 /* Signs with a fresh serial and inserts the row; *again set when the
  * serial lost a race and the caller should draw once more. */
 static enum ca_err
@@ -577,6 +604,8 @@ sign_and_store(struct ca_signer *s, struct db *db,
 	row.issued_at = ca_now();
 	row.der = der;
 	row.der_len = (size_t)len;
+	if (spki_sha256(t->pub, row.spki_sha256) != 0)
+		goto out;
 	rc = db_cert_insert(db, &row, cert_id);
 	if (rc == DB_EXISTS) {
 		*again = 1;

@@ -29,14 +29,14 @@ static const char *const key_type_names[] = {
 	[CA_KEY_RSA3072] = "rsa3072",
 	[CA_KEY_ED25519] = "ed25519",
 };
+#define NKEY_TYPES (sizeof(key_type_names) / sizeof(key_type_names[0]))
 
 int
 ca_key_type_parse(const char *s, enum ca_key_type *t)
 {
 	if (s == NULL)
 		return -1;
-	for (size_t i = 0; i < sizeof(key_type_names) / sizeof(key_type_names[0]);
-	    i++)
+	for (size_t i = 0; i < NKEY_TYPES; i++)
 		if (strcmp(s, key_type_names[i]) == 0) {
 			*t = (enum ca_key_type)i;
 			return 0;
@@ -47,7 +47,7 @@ ca_key_type_parse(const char *s, enum ca_key_type *t)
 const char *
 ca_key_type_name(enum ca_key_type t)
 {
-	if ((unsigned)t >= sizeof(key_type_names) / sizeof(key_type_names[0]))
+	if ((unsigned)t >= NKEY_TYPES)
 		return "?";
 	return key_type_names[t];
 }
@@ -94,7 +94,8 @@ ca_key_write(const char *path, EVP_PKEY *key, char *err, size_t errlen)
 	}
 	/* PEM_write_bio_PrivateKey with no cipher writes PKCS#8
 	 * "PRIVATE KEY" in OpenSSL 3. */
-	if (PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL, NULL) != 1) {
+	if (PEM_write_bio_PrivateKey(mem, key, NULL, NULL, 0, NULL,
+	    NULL) != 1) {
 		log_openssl("PEM_write_bio_PrivateKey");
 		snprintf(err, errlen, "%s: cannot encode key", path);
 		goto out;

@@ -1,8 +1,8 @@
 /*
  * profile.c - loads certificate profiles (the *.json files of policies/)
- * into plain structs (format in ca/profile.h).  Everything that can be decided at load
- * is: template placeholders, attribute types, key usage names, and the
- * keyUsage / extKeyUsage extensions themselves.
+ * into plain structs (format in ca/profile.h).  Everything that can be
+ * decided at load is: template placeholders, attribute types, key usage
+ * names, and the keyUsage / extKeyUsage extensions themselves.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -56,7 +56,8 @@ static const struct { const char *name; unsigned bit; } ku_names[] = {
 
 static const struct { const char *name; int nid; } eku_names[] = {
 	{ "clientAuth", NID_client_auth }, { "serverAuth", NID_server_auth },
-	{ "codeSigning", NID_code_sign }, { "emailProtection", NID_email_protect },
+	{ "codeSigning", NID_code_sign },
+	{ "emailProtection", NID_email_protect },
 	{ "timeStamping", NID_time_stamp },
 };
 
@@ -200,7 +201,8 @@ get_int(json_t *obj, const char *key, long long min, long long max,
 		return 0;
 	}
 	if (!json_is_integer(v)) {
-		seterr(err, errlen, file, "key \"%s\": expected an integer", key);
+		seterr(err, errlen, file, "key \"%s\": expected an integer",
+		    key);
 		return -1;
 	}
 	*out = json_integer_value(v);
@@ -287,7 +289,8 @@ parse_labels(struct ca_profile *p, json_t *obj, const char *file, char *err,
 	for (size_t i = 0; i < json_array_size(a); i++) {
 		const char *s;
 
-		if ((s = array_string(a, i, "labels", file, err, errlen)) == NULL)
+		if ((s = array_string(a, i, "labels", file, err,
+		    errlen)) == NULL)
 			return -1;
 		if (!valid_ident(s)) {
 			seterr(err, errlen, file, "key \"labels[%zu]\": \"%s\" "
@@ -572,7 +575,8 @@ ca_profile_parse(const char *file, json_t *obj, char *err, size_t errlen)
 	if (check_keys(obj, profile_keys, file, "", err, errlen) != 0)
 		goto out;
 	v = json_object_get(obj, "kind");
-	if (!json_is_string(v) || strcmp(json_string_value(v), "profile") != 0) {
+	if (!json_is_string(v) ||
+	    strcmp(json_string_value(v), "profile") != 0) {
 		seterr(err, errlen, file, "key \"kind\": expected \"profile\"");
 		goto out;
 	}

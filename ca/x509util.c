@@ -83,11 +83,11 @@ ca_x509_name_add(X509_NAME *n, int nid, const char *value)
 	/* MBSTRING_UTF8 lets OpenSSL pick the type the attribute requires
 	 * (PrintableString for countryName, UTF8String otherwise) and
 	 * enforce its size bounds. */
+	/* Not logged here: a device value that does not fit (too long,
+	 * illegal for PrintableString) is the caller's to report. */
 	if (X509_NAME_add_entry_by_NID(n, nid, MBSTRING_UTF8,
-	    (const unsigned char *)value, -1, -1, 0) != 1) {
-		log_openssl("X509_NAME_add_entry_by_NID(%s)", OBJ_nid2sn(nid));
+	    (const unsigned char *)value, -1, -1, 0) != 1)
 		return -1;
-	}
 	return 0;
 }
 

@@ -40,7 +40,8 @@ int ca_x509_set_validity(X509 *x, time_t nb, time_t na);
 int ca_x509_time(const ASN1_TIME *t, time_t *out);
 
 /* Appends one attribute (UTF8String unless the attribute needs another
- * type, e.g. countryName) to n. */
+ * type, e.g. countryName) to n.  Does not log: the OpenSSL error stays
+ * queued for the caller to log or clear. */
 int ca_x509_name_add(X509_NAME *n, int nid, const char *value);
 
 /* Appends a GEN_DNS, GEN_URI or GEN_IPADD (value is an IP literal) name. */
