@@ -193,7 +193,7 @@ ra_trust_from_db(struct db *db, char *err, size_t errlen)
 			    strcmp(ts[i].kind, "manufacturer_root") == 0, err,
 			    errlen);
 		X509_free(x);
-		if (r != 0)
+		if (r != 1)	/* these return 1 on success */
 			goto fail;
 	}
 	for (size_t i = 0; i < n; i++)
