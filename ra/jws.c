@@ -352,3 +352,247 @@ ra_jws_verify(const struct ra_trust *t, const char *prot, size_t protlen,
 	free(raw);
 	return rc;
 }
+
+/* ---- per-thread verifier ------------------------------------------ */
+
+#define JWS_CACHE_SLOTS	4	/* distinct protected headers kept */
+
+/* One protected header seen before, with its verify set-up. */
+struct jws_slot {
+	char			*prot;		/* owned copy of the text */
+	size_t			 protlen;
+	const struct jws_alg	*alg;
+	X509			*signer;	/* lent by the trust set */
+	EVP_PKEY_CTX		*pctx;		/* owned; verify-initialised */
+	const EVP_MD		*md;		/* lent by the verifier */
+};
+
+struct ra_jws_verifier {
+	const struct ra_trust	*trust;
+	EVP_MD_CTX		*mdctx;		/* owned, reused per entry */
+	EVP_MD			*md[3];		/* owned: SHA-256/384/512 */
+	struct jws_slot		 slots[JWS_CACHE_SLOTS];
+	size_t			 nslots;
+	size_t			 victim;	/* next slot to replace */
+};
+
+static void
+jws_slot_clear(struct jws_slot *s)
+{
+	free(s->prot);
+	EVP_PKEY_CTX_free(s->pctx);
+	memset(s, 0, sizeof(*s));
+}
+
+struct ra_jws_verifier *
+ra_jws_verifier_new(const struct ra_trust *t)
+{
+	static const char *const names[3] = { "SHA256", "SHA384", "SHA512" };
+	struct ra_jws_verifier *v;
+
+	if ((v = calloc(1, sizeof(*v))) == NULL)
+		return NULL;
+	v->trust = t;
+	/* Explicit fetches: the implicit EVP_sha256() path looks the
+	 * algorithm up again in every EVP_DigestInit_ex(). */
+	if ((v->mdctx = EVP_MD_CTX_new()) == NULL)
+		goto fail;
+	for (size_t i = 0; i < 3; i++)
+		if ((v->md[i] = EVP_MD_fetch(NULL, names[i], NULL)) == NULL)
+			goto fail;
+	return v;
+ fail:
+	ERR_clear_error();
+	ra_jws_verifier_free(v);
+	return NULL;
+}
+
+void
+ra_jws_verifier_free(struct ra_jws_verifier *v)
+{
+	if (v == NULL)
+		return;
+	for (size_t i = 0; i < v->nslots; i++)
+		jws_slot_clear(&v->slots[i]);
+	for (size_t i = 0; i < 3; i++)
+		EVP_MD_free(v->md[i]);
+	EVP_MD_CTX_free(v->mdctx);
+	free(v);
+}
+
+/* DER INTEGER of the n-byte unsigned big-endian value at b; returns the
+ * bytes written to out (at most n + 3). */
+static size_t
+jws_der_uint(const unsigned char *b, size_t n, unsigned char *out)
+{
+	size_t i = 0, len, o = 0;
+
+	while (i < n && b[i] == 0)	/* X.690 8.3.2: minimal octets */
+		i++;
+	len = n - i;
+	out[o++] = 0x02;
+	if (len == 0) {
+		out[o++] = 1;
+		out[o++] = 0;
+		return o;
+	}
+	out[o++] = (unsigned char)(len + ((b[i] & 0x80) != 0));
+	if (b[i] & 0x80)		/* keep it positive */
+		out[o++] = 0;
+	memcpy(out + o, b + i, len);
+	return o + len;
+}
+
+size_t
+ra_jws_ecdsa_raw_to_der_buf(const unsigned char *raw, size_t rawlen,
+    unsigned char der[RA_JWS_ECDSA_DER_MAX])
+{
+	unsigned char body[RA_JWS_ECDSA_DER_MAX];
+	size_t n = rawlen / 2, blen, o = 0;
+
+	if (rawlen == 0 || rawlen % 2 != 0 || rawlen > 2 * 66)
+		return 0;
+	blen = jws_der_uint(raw, n, body);
+	blen += jws_der_uint(raw + n, n, body + blen);
+	der[o++] = 0x30;
+	if (blen >= 0x80)
+		der[o++] = 0x81;
+	der[o++] = (unsigned char)blen;
+	memcpy(der + o, body, blen);
+	return o + blen;
+}
+
+/*
+ * Finds or builds the slot for protected header prot.  Returns RA_JWS_OK
+ * with *slot set, or the header's refusal.  *slot is NULL with RA_JWS_OK
+ * when the alg is not one this path handles (RSA): use ra_jws_verify().
+ */
+static enum ra_jws_status
+jws_slot_get(struct ra_jws_verifier *v, const char *prot, size_t protlen,
+    struct jws_slot **slot, char *detail, size_t detlen)
+{
+	enum ra_jws_status rc;
+	const struct jws_alg *alg;
+	struct jws_slot *s;
+	EVP_PKEY *key;
+	X509 *cert;
+	const EVP_MD *md;
+
+	*slot = NULL;
+	for (size_t i = 0; i < v->nslots; i++) {
+		s = &v->slots[i];
+		if (s->protlen == protlen && memcmp(s->prot, prot, protlen) ==
+		    0) {
+			*slot = s;
+			return RA_JWS_OK;
+		}
+	}
+	/* Not cached: refusals are judged afresh each time (rare). */
+	rc = jws_header(v->trust, prot, protlen, &alg, &cert, detail, detlen);
+	if (rc != RA_JWS_OK)
+		return rc;
+	if (alg->kty != JWS_KTY_EC)
+		return RA_JWS_OK;
+	if ((key = X509_get0_pubkey(cert)) == NULL) {
+		ERR_clear_error();
+		snprintf(detail, detlen, "signer has no usable key");
+		return RA_JWS_BAD_SIGNATURE;
+	}
+	if (!jws_key_fits(alg, key, detail, detlen))
+		return RA_JWS_BAD_SIGNATURE;
+	md = strcmp(alg->md, "SHA256") == 0 ? v->md[0] :
+	    strcmp(alg->md, "SHA384") == 0 ? v->md[1] : v->md[2];
+	if (v->nslots < JWS_CACHE_SLOTS) {
+		s = &v->slots[v->nslots++];
+	} else {
+		s = &v->slots[v->victim];
+		v->victim = (v->victim + 1) % JWS_CACHE_SLOTS;
+		jws_slot_clear(s);
+	}
+	if ((s->prot = malloc(protlen)) == NULL ||
+	    (s->pctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL)) == NULL ||
+	    EVP_PKEY_verify_init(s->pctx) != 1 ||
+	    EVP_PKEY_CTX_set_signature_md(s->pctx, md) != 1) {
+		jws_slot_clear(s);
+		/* Keep the slot array dense: move the last one here. */
+		if (s != &v->slots[v->nslots - 1]) {
+			*s = v->slots[v->nslots - 1];
+			memset(&v->slots[v->nslots - 1], 0, sizeof(*s));
+		}
+		v->nslots--;
+		v->victim = 0;
+		ERR_clear_error();
+		snprintf(detail, detlen, "cannot set up the %s verifier",
+		    alg->name);
+		return RA_JWS_ERROR;
+	}
+	memcpy(s->prot, prot, protlen);
+	s->protlen = protlen;
+	s->alg = alg;
+	s->signer = cert;
+	s->md = md;
+	*slot = s;
+	return RA_JWS_OK;
+}
+
+enum ra_jws_status
+ra_jws_verifier_verify(struct ra_jws_verifier *v, const char *prot,
+    size_t protlen, const char *payload, size_t paylen, const char *sig,
+    size_t siglen, X509 **signer, char *detail, size_t detlen)
+{
+	enum ra_jws_status rc;
+	struct jws_slot *s;
+	unsigned char *raw = NULL, der[RA_JWS_ECDSA_DER_MAX];
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	size_t rawlen = 0, derlen;
+
+	if (signer != NULL)
+		*signer = NULL;
+	detail[0] = '\0';
+	if ((rc = jws_slot_get(v, prot, protlen, &s, detail, detlen)) !=
+	    RA_JWS_OK)
+		goto out;
+	if (s == NULL)
+		return ra_jws_verify(v->trust, prot, protlen, payload, paylen,
+		    sig, siglen, signer, detail, detlen);
+	rc = RA_JWS_BAD_SIGNATURE;
+	if (siglen == 0 || siglen > JWS_SIG_MAX ||
+	    (raw = b64url_decode(sig, siglen, &rawlen)) == NULL) {
+		snprintf(detail, detlen, "signature: bad base64url");
+		goto out;
+	}
+	/* RFC 7518 3.4: exactly 2 * nlen octets, not DER. */
+	if (rawlen != 2 * s->alg->nlen) {
+		snprintf(detail, detlen, "signature: %zu bytes, %s needs %zu",
+		    rawlen, s->alg->name, 2 * s->alg->nlen);
+		goto out;
+	}
+	if ((derlen = ra_jws_ecdsa_raw_to_der_buf(raw, rawlen, der)) == 0) {
+		rc = RA_JWS_ERROR;
+		snprintf(detail, detlen, "signature: conversion failed");
+		goto out;
+	}
+	/* RFC 7515 5.2 step 8: ASCII(protected || '.' || payload). */
+	if (EVP_DigestInit_ex2(v->mdctx, s->md, NULL) != 1 ||
+	    EVP_DigestUpdate(v->mdctx, prot, protlen) != 1 ||
+	    EVP_DigestUpdate(v->mdctx, ".", 1) != 1 ||
+	    EVP_DigestUpdate(v->mdctx, payload, paylen) != 1 ||
+	    EVP_DigestFinal_ex(v->mdctx, dgst, &dlen) != 1) {
+		rc = RA_JWS_ERROR;
+		snprintf(detail, detlen, "digest failed");
+		goto out;
+	}
+	if (EVP_PKEY_verify(s->pctx, der, derlen, dgst, dlen) != 1) {
+		snprintf(detail, detlen, "signature does not verify with the "
+		    "%s signer key", s->alg->name);
+		goto out;
+	}
+	if (signer != NULL)
+		*signer = s->signer;
+	rc = RA_JWS_OK;
+ out:
+	ERR_clear_error();
+	free(raw);
+	return rc;
+}

@@ -37,6 +37,34 @@ enum ra_jws_status ra_jws_verify(const struct ra_trust *t,
     size_t detlen);
 
 /*
+ * A per-thread verifier for reels: the same protected header repeats on
+ * every entry, so the verifier keeps, per distinct protected header text
+ * (a few), the parsed alg, the signer and an EVP_PKEY_CTX set up for
+ * verification once.  Per entry it then hashes protected "." payload and
+ * verifies the digest.  The result is exactly that of ra_jws_verify() (RSA
+ * algs go through it).  One verifier per thread: not shareable.  t must
+ * outlive the verifier.  new returns NULL when out of memory; free accepts
+ * NULL.
+ */
+struct ra_jws_verifier;
+
+struct ra_jws_verifier *ra_jws_verifier_new(const struct ra_trust *t);
+void ra_jws_verifier_free(struct ra_jws_verifier *v);
+enum ra_jws_status ra_jws_verifier_verify(struct ra_jws_verifier *v,
+    const char *prot, size_t protlen, const char *payload, size_t paylen,
+    const char *sig, size_t siglen, X509 **signer, char *detail,
+    size_t detlen);
+
+/*
+ * Encodes the raw r||s (rawlen even, at most 2 * 66) as a DER
+ * ECDSA-Sig-Value into der (room for RA_JWS_ECDSA_DER_MAX bytes) without
+ * allocating.  Returns the DER length, or 0 when rawlen is bad.
+ */
+#define RA_JWS_ECDSA_DER_MAX (2 * (66 + 4) + 4)
+size_t ra_jws_ecdsa_raw_to_der_buf(const unsigned char *raw, size_t rawlen,
+    unsigned char der[RA_JWS_ECDSA_DER_MAX]);
+
+/*
  * Conversions between JWS's fixed-size r||s (RFC 7518 3.4) and DER
  * ECDSA-Sig-Value.  raw_to_der: rawlen must be even; returns a malloc'd
  * (OPENSSL_free) DER buffer or NULL.  der_to_raw: writes 2*nlen bytes,

@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/b64.h"
+#include "ra/certwalk.h"
 #include "ra/jws.h"
 #include "ra/manifest.h"
 
@@ -48,6 +49,8 @@
 #define MF_THREADS_MAX	64
 #define MF_CHUNK	32	/* entries a worker takes at once */
 #define MF_BUCKETS	4096
+#define MF_ISSUERS	4	/* issuer verify set-ups kept per thread */
+#define MF_ID_MAX	64	/* SKI octets kept for the AKID check */
 
 /* Where one array element lies in the input. */
 struct mf_span {
@@ -67,6 +70,36 @@ struct mf_chain {
 	STACK_OF(X509)	*untrusted;	/* x5c[1..], for the full path */
 	int		 full;		/* name constraints: full verify */
 	time_t		 nb, na;	/* validity window of the chain */
+	/* Facts for the per-entry fast path (fast != 0 when usable):
+	 * x5c[1]'s subject DER, SKI, and that its key is EC and its
+	 * keyUsage (if any) has keyCertSign (X509_check_issued()). */
+	int		 fast;
+	unsigned char	*iss_name;	/* OPENSSL_malloc'd */
+	size_t		 iss_name_len;
+	unsigned char	 ski[MF_ID_MAX];
+	size_t		 skilen;	/* 0: x5c[1] has no SKI */
+};
+
+/* One issuer key set up for verification on one thread. */
+struct mf_issuer {
+	const struct mf_chain	*chain;		/* lent; NULL if unused */
+	EVP_PKEY_CTX		*pctx;		/* owned */
+};
+
+/*
+ * Per-thread state of a worker: everything that OpenSSL would otherwise
+ * set up again for every entry.  Owned by the worker that made it.
+ */
+struct mf_tls {
+	int			 fast;		/* 0: reference path only */
+	struct ra_jws_verifier	*jws;
+	EVP_MD_CTX		*mdctx;
+	EVP_MD			*sha256, *sha384;
+	BN_CTX			*bn;
+	EC_GROUP		*p256, *p384;
+	EC_POINT		*pt256, *pt384;
+	struct mf_issuer	 issuers[MF_ISSUERS];
+	size_t			 victim;
 };
 
 struct ra_manifest {
@@ -86,11 +119,8 @@ struct mf_job {
 	const struct ra_trust	*trust;
 	time_t			 now;
 	struct ra_manifest	*m;
-	/* Read-only after creation; EC_POINT_oct2point() only reads them.
-	 * Checking a JWK point this way avoids d2i_PUBKEY(), whose decoder
-	 * set-up costs OpenSSL 3.0 more than the check itself. */
-	EC_GROUP		*p256;
-	EC_GROUP		*p384;
+	int			 flags;		/* RA_MANIFEST_F_* */
+	int			 failed;	/* a worker could not start */
 };
 
 static const char *const mf_reasons[] = {
@@ -543,12 +573,29 @@ mf_coord(struct ra_manifest_entry *e, json_t *k, const char *name,
 }
 
 /*
+ * 1 if the uncompressed point oct (1 + 2 * flen bytes) is on P-256
+ * (flen 32) or P-384.  Checking a JWK point this way avoids d2i_PUBKEY(),
+ * whose decoder set-up costs OpenSSL 3.0 more than the check itself; the
+ * thread's BN_CTX and point spare an allocation per call.
+ */
+static int
+mf_on_curve(struct mf_tls *tls, size_t flen, const unsigned char *oct)
+{
+	int on = EC_POINT_oct2point(flen == 32 ? tls->p256 : tls->p384,
+	    flen == 32 ? tls->pt256 : tls->pt384, oct, 1 + 2 * flen,
+	    tls->bn) == 1;
+
+	ERR_clear_error();
+	return on;
+}
+
+/*
  * Turns one JWK into SPKI DER in *dst.  Keys other than slot 0 are
  * decoded once to make sure the point is on the curve; slot 0 is
  * compared byte for byte with the certificate's key later instead.
  */
 static enum ra_manifest_reason
-mf_jwk(const struct mf_job *job, struct ra_manifest_entry *e, json_t *k,
+mf_jwk(struct mf_tls *tls, struct ra_manifest_entry *e, json_t *k,
     struct ra_manifest_key *dst)
 {
 	const unsigned char *prefix;
@@ -605,26 +652,17 @@ mf_jwk(const struct mf_job *job, struct ra_manifest_entry *e, json_t *k,
 	}
 	dst->spki = spki;
 	dst->spki_len = plen + 1 + 2 * flen;
-	if (strcmp(dst->kid, "0") != 0) {
-		EC_POINT *pt = EC_POINT_new(flen == 32 ? job->p256 : job->p384);
-		int on = pt != NULL && EC_POINT_oct2point(flen == 32 ?
-		    job->p256 : job->p384, pt, spki + plen, 1 + 2 * flen,
-		    NULL) == 1;
-
-		EC_POINT_free(pt);
-		ERR_clear_error();
-		if (!on)
-			return mf_reject(e, RA_MANIFEST_BAD_PAYLOAD,
-			    "payload: key %s: point is not on the curve",
-			    dst->kid);
-	}
+	if (strcmp(dst->kid, "0") != 0 && !mf_on_curve(tls, flen,
+	    spki + plen))
+		return mf_reject(e, RA_MANIFEST_BAD_PAYLOAD,
+		    "payload: key %s: point is not on the curve", dst->kid);
 	return RA_MANIFEST_OK;
 }
 
 /* Reads publicKeySet.keys into e->keys (slot 0 first) and lends slot 0's
  * JSON object in *slot0. */
 static enum ra_manifest_reason
-mf_keys(const struct mf_job *job, struct ra_manifest_entry *e, json_t *pl,
+mf_keys(struct mf_tls *tls, struct ra_manifest_entry *e, json_t *pl,
     json_t **slot0)
 {
 	json_t *set, *keys, *k;
@@ -653,7 +691,7 @@ mf_keys(const struct mf_job *job, struct ra_manifest_entry *e, json_t *pl,
 		if (!json_is_object(k))
 			return mf_reject(e, RA_MANIFEST_BAD_PAYLOAD,
 			    "payload: keys[%zu] is not an object", i);
-		if ((r = mf_jwk(job, e, k, &e->keys[i])) != RA_MANIFEST_OK)
+		if ((r = mf_jwk(tls, e, k, &e->keys[i])) != RA_MANIFEST_OK)
 			return r;
 		e->keysz = i + 1;
 		for (j = 0; j < i; j++)
@@ -686,6 +724,7 @@ mf_chain_free(struct mf_chain *c)
 	if (c == NULL)
 		return;
 	free(c->der);
+	OPENSSL_free(c->iss_name);
 	X509_free(c->issuer);
 	sk_X509_pop_free(c->untrusted, X509_free);
 	free(c);
@@ -780,6 +819,49 @@ mf_x5c_cert(json_t *s, unsigned char **der, size_t *derlen)
 	return x;
 }
 
+/*
+ * Records what the fast path needs to know about x5c[1] to reach the
+ * same answer as X509_check_issued(): its subject (the device issuer
+ * must be byte-equal), SKI (AKID match, RFC 5280 4.2.1.1), keyCertSign
+ * in keyUsage, and an EC key.  c->fast stays 0 when any is unusual.
+ * Returns 0 only on OOM.
+ */
+static int
+mf_chain_fast(struct mf_chain *c)
+{
+	const ASN1_OCTET_STRING *ski;
+	EVP_PKEY *key = X509_get0_pubkey(c->issuer);
+	char group[32];
+	int n;
+
+	c->fast = 0;
+	if ((X509_get_key_usage(c->issuer) & KU_KEY_CERT_SIGN) == 0)
+		return 1;
+	if (key == NULL || EVP_PKEY_get_base_id(key) != EVP_PKEY_EC ||
+	    EVP_PKEY_get_group_name(key, group, sizeof(group), NULL) != 1 ||
+	    (strcmp(group, "prime256v1") != 0 &&
+	    strcmp(group, "secp384r1") != 0)) {
+		ERR_clear_error();
+		return 1;
+	}
+	if ((ski = X509_get0_subject_key_id(c->issuer)) != NULL) {
+		n = ASN1_STRING_length(ski);
+		if (n <= 0 || n > MF_ID_MAX)
+			return 1;
+		memcpy(c->ski, ASN1_STRING_get0_data(ski), (size_t)n);
+		c->skilen = (size_t)n;
+	}
+	ERR_clear_error();
+	n = i2d_X509_NAME(X509_get_subject_name(c->issuer), &c->iss_name);
+	if (n <= 0) {
+		c->iss_name = NULL;
+		return 0;
+	}
+	c->iss_name_len = (size_t)n;
+	c->fast = 1;
+	return 1;
+}
+
 /* Builds the cache record for x5c[1..]: a refused chain is a record too,
  * so a reel of bad entries costs one verify.  NULL only on OOM. */
 static struct mf_chain *
@@ -839,6 +921,8 @@ mf_chain_build(const struct ra_trust *t, json_t *x5c,
 	if (!c->full) {
 		sk_X509_pop_free(c->untrusted, X509_free);
 		c->untrusted = NULL;
+		if (!mf_chain_fast(c))
+			goto oom;
 	}
 	c->ok = 1;
 	return c;
@@ -851,19 +935,19 @@ mf_chain_build(const struct ra_trust *t, json_t *x5c,
 /* Returns the (shared, manifest-owned) record for x5c[1..], building it
  * on first sight.  NULL only on OOM. */
 static struct mf_chain *
-mf_chain_get(struct mf_job *job, json_t *x5c)
+mf_chain_get(struct mf_job *job, struct mf_tls *tls, json_t *x5c)
 {
 	struct ra_manifest *m = job->m;
 	unsigned char key[32];
 	unsigned int klen = 0;
-	EVP_MD_CTX *md;
+	EVP_MD_CTX *md = tls->mdctx;
 	struct mf_chain *c, *nc;
 	size_t b;
 	int ok;
 
-	if ((md = EVP_MD_CTX_new()) == NULL)
-		return NULL;
-	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	/* The thread's context and prefetched SHA-256: no per-entry
+	 * allocation or algorithm look-up. */
+	ok = EVP_DigestInit_ex2(md, tls->sha256, NULL) == 1;
 	for (size_t i = 1; ok && i < json_array_size(x5c); i++) {
 		json_t *s = json_array_get(x5c, i);
 
@@ -872,7 +956,6 @@ mf_chain_get(struct mf_job *job, json_t *x5c)
 		    json_string_length(s) + 1) == 1;
 	}
 	ok = ok && EVP_DigestFinal_ex(md, key, &klen) == 1;
-	EVP_MD_CTX_free(md);
 	if (!ok)
 		return NULL;
 	b = ((size_t)key[0] << 4 | key[1] >> 4) % MF_BUCKETS;
@@ -903,10 +986,9 @@ mf_chain_get(struct mf_job *job, json_t *x5c)
 
 /* Step 6: CN=sn<HEX> (Microchip), CN=<hex> or serialNumber=<hex>. */
 static int
-mf_names_chip(X509 *dev, const char *uid)
+mf_names_chip(const X509_NAME *name, const char *uid)
 {
 	static const int nids[] = { NID_commonName, NID_serialNumber };
-	const X509_NAME *name = X509_get_subject_name(dev);
 
 	for (size_t k = 0; k < 2; k++) {
 		int idx = -1;
@@ -932,19 +1014,138 @@ mf_names_chip(X509 *dev, const char *uid)
 	return 0;
 }
 
+/* ecdsa-with-SHA256 / -SHA384 AlgorithmIdentifier TLVs (RFC 5758 3.2:
+ * parameters absent). */
+static const unsigned char mf_alg_es256[] = {
+	0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x02
+};
+static const unsigned char mf_alg_es384[] = {
+	0x30, 0x0a, 0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03
+};
+
+/* The thread's verify set-up for c's issuer key; NULL on failure. */
+static EVP_PKEY_CTX *
+mf_issuer_ctx(struct mf_tls *tls, const struct mf_chain *c)
+{
+	struct mf_issuer *is;
+
+	for (size_t i = 0; i < MF_ISSUERS; i++)
+		if (tls->issuers[i].chain == c)
+			return tls->issuers[i].pctx;
+	is = &tls->issuers[tls->victim];
+	tls->victim = (tls->victim + 1) % MF_ISSUERS;
+	EVP_PKEY_CTX_free(is->pctx);
+	is->chain = NULL;
+	/* No signature md is set: the caller hands over the digest. */
+	if ((is->pctx = EVP_PKEY_CTX_new_from_pkey(NULL,
+	    X509_get0_pubkey(c->issuer), NULL)) == NULL ||
+	    EVP_PKEY_verify_init(is->pctx) != 1) {
+		EVP_PKEY_CTX_free(is->pctx);
+		is->pctx = NULL;
+		ERR_clear_error();
+		return NULL;
+	}
+	is->chain = c;
+	return is->pctx;
+}
+
+/*
+ * The fast form of steps 5 and 6 for a device certificate (der) under a
+ * cached, plain chain c.  Returns 1 only when the entry passes every
+ * check the reference path makes: X509_check_issued() (issuer name
+ * byte-equal to x5c[1]'s subject, AKID keyid equal to its SKI, EC
+ * signature alg for an EC key, keyCertSign checked per chain), the
+ * signature, no unknown critical or invalid extension (certwalk only
+ * passes four known, well-formed ones), validity at prov and now, the
+ * SPKI byte-equal to the slot-0 JWK with the point on the curve, and the
+ * subject naming the chip.  0 means "judge it on the reference path",
+ * never "refused".
+ */
+static int
+mf_fast_cert(struct mf_tls *tls, const struct mf_chain *c,
+    const struct ra_manifest_entry *e, const unsigned char *der,
+    size_t derlen, time_t prov, time_t now)
+{
+	struct ra_certwalk cw;
+	const struct ra_manifest_key *k0 = &e->keys[0];
+	unsigned char dgst[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	const unsigned char *p;
+	X509_NAME *subj = NULL;
+	EVP_PKEY_CTX *pctx;
+	EVP_MD *md;
+	time_t nb, na;
+	int ok = 0;
+
+	if (!ra_certwalk_parse(der, derlen, &cw))
+		goto out;
+	if (cw.sigalg_len == sizeof(mf_alg_es256) &&
+	    memcmp(cw.sigalg, mf_alg_es256, sizeof(mf_alg_es256)) == 0)
+		md = tls->sha256;
+	else if (cw.sigalg_len == sizeof(mf_alg_es384) &&
+	    memcmp(cw.sigalg, mf_alg_es384, sizeof(mf_alg_es384)) == 0)
+		md = tls->sha384;
+	else
+		goto out;
+	if (cw.issuer_len != c->iss_name_len ||
+	    memcmp(cw.issuer, c->iss_name, cw.issuer_len) != 0)
+		goto out;
+	if (cw.akid != NULL && c->skilen != 0 && (cw.akid_len != c->skilen ||
+	    memcmp(cw.akid, c->ski, c->skilen) != 0))
+		goto out;
+	nb = cw.not_before > c->nb ? cw.not_before : c->nb;
+	na = cw.not_after < c->na ? cw.not_after : c->na;
+	if (prov < nb || prov > na || now < nb || now > na)
+		goto out;
+	/* The JWK SPKI is canonical RFC 5480 form; equal bytes mean equal
+	 * keys, and the on-curve check is what d2i of the key would do. */
+	if (cw.spki_len != k0->spki_len ||
+	    memcmp(cw.spki, k0->spki, k0->spki_len) != 0)
+		goto out;
+	if (k0->spki_len == sizeof(mf_spki_p256) + 65) {
+		if (!mf_on_curve(tls, 32, k0->spki + sizeof(mf_spki_p256)))
+			goto out;
+	} else if (k0->spki_len == sizeof(mf_spki_p384) + 97) {
+		if (!mf_on_curve(tls, 48, k0->spki + sizeof(mf_spki_p384)))
+			goto out;
+	} else {
+		goto out;
+	}
+	if ((pctx = mf_issuer_ctx(tls, c)) == NULL)
+		goto out;
+	if (EVP_DigestInit_ex2(tls->mdctx, md, NULL) != 1 ||
+	    EVP_DigestUpdate(tls->mdctx, cw.tbs, cw.tbs_len) != 1 ||
+	    EVP_DigestFinal_ex(tls->mdctx, dgst, &dlen) != 1)
+		goto out;
+	if (EVP_PKEY_verify(pctx, cw.sig, cw.sig_len, dgst, dlen) != 1)
+		goto out;
+	p = cw.subject;
+	if ((subj = d2i_X509_NAME(NULL, &p, (long)cw.subject_len)) == NULL ||
+	    p != cw.subject + cw.subject_len)
+		goto out;
+	if (!mf_names_chip(subj, e->uid))
+		goto out;
+	ok = 1;
+ out:
+	X509_NAME_free(subj);
+	ERR_clear_error();
+	return ok;
+}
+
 /*
  * Step 5 and 6 for slot 0 of entry e: chain to manufacturer trust, valid
  * at prov and at now, key equal to the JWK, subject naming the chip.  On
  * success e->cert owns the device DER and e->chain lends the chain.
  */
 static enum ra_manifest_reason
-mf_check_cert(struct mf_job *job, struct ra_manifest_entry *e,
-    json_t *slot0, time_t prov)
+mf_check_cert(struct mf_job *job, struct mf_tls *tls,
+    struct ra_manifest_entry *e, json_t *slot0, time_t prov)
 {
 	enum ra_manifest_reason r = RA_MANIFEST_INTERNAL;
 	X509_STORE *store = ra_trust_manufacturer_store(job->trust);
-	json_t *x5c = json_object_get(slot0, "x5c");
+	json_t *x5c = json_object_get(slot0, "x5c"), *s0;
 	unsigned char *der = NULL, *spki = NULL;
+	const unsigned char *p;
 	size_t derlen, n;
 	X509 *dev = NULL;
 	struct mf_chain *c = NULL;
@@ -973,22 +1174,34 @@ mf_check_cert(struct mf_job *job, struct ra_manifest_entry *e,
 			goto out;
 		}
 	}
-	if ((dev = mf_x5c_cert(json_array_get(x5c, 0), &der, &derlen)) ==
-	    NULL) {
+	s0 = json_array_get(x5c, 0);
+	if ((der = b64_decode(json_string_value(s0), json_string_length(s0),
+	    0, &derlen)) == NULL) {
 		r = mf_reject(e, RA_MANIFEST_BAD_PAYLOAD,
 		    "payload: x5c[0] is not base64 of a DER certificate");
 		goto out;
 	}
 	if (n > 1) {
-		if ((c = mf_chain_get(job, x5c)) == NULL) {
+		if ((c = mf_chain_get(job, tls, x5c)) == NULL) {
 			r = mf_reject(e, RA_MANIFEST_INTERNAL, "out of memory");
 			goto out;
 		}
-		if (!c->ok) {
-			r = mf_reject(e, RA_MANIFEST_UNTRUSTED_CHAIN, "%s",
-			    c->detail);
-			goto out;
-		}
+	}
+	/* Fast path first; it only ever accepts.  A chain refused as a
+	 * whole is refused below after x5c[0] parses, as before. */
+	if (tls->fast && c != NULL && c->ok && !c->full && c->fast &&
+	    mf_fast_cert(tls, c, e, der, derlen, prov, job->now))
+		goto accept;
+	p = der;
+	if ((dev = d2i_X509(NULL, &p, (long)derlen)) == NULL ||
+	    p != der + derlen) {
+		r = mf_reject(e, RA_MANIFEST_BAD_PAYLOAD,
+		    "payload: x5c[0] is not base64 of a DER certificate");
+		goto out;
+	}
+	if (c != NULL && !c->ok) {
+		r = mf_reject(e, RA_MANIFEST_UNTRUSTED_CHAIN, "%s", c->detail);
+		goto out;
 	}
 	if (c == NULL || c->full) {
 		if (!mf_verify_path(store, dev, c != NULL ? c->untrusted :
@@ -1042,11 +1255,12 @@ mf_check_cert(struct mf_job *job, struct ra_manifest_entry *e,
 		    "the key of x5c[0]");
 		goto out;
 	}
-	if (!mf_names_chip(dev, e->uid)) {
+	if (!mf_names_chip(X509_get_subject_name(dev), e->uid)) {
 		r = mf_reject(e, RA_MANIFEST_SUBJECT_MISMATCH, "x5c[0] subject "
 		    "names no CN=sn<uid>, CN=<uid> or serialNumber=<uid>");
 		goto out;
 	}
+ accept:
 	e->cert = der;
 	e->cert_len = derlen;
 	der = NULL;
@@ -1067,8 +1281,8 @@ mf_check_cert(struct mf_job *job, struct ra_manifest_entry *e,
 
 /* Steps 4 and 5 on the decoded payload object pl. */
 static enum ra_manifest_reason
-mf_payload(struct mf_job *job, struct ra_manifest_entry *e, json_t *pl,
-    const char *huid)
+mf_payload(struct mf_job *job, struct mf_tls *tls,
+    struct ra_manifest_entry *e, json_t *pl, const char *huid)
 {
 	enum ra_manifest_reason r;
 	json_t *v, *slot0;
@@ -1118,24 +1332,146 @@ mf_payload(struct mf_job *job, struct ra_manifest_entry *e, json_t *pl,
 	}
 	free(ts);
 	e->provisioned_at = prov;
-	if ((r = mf_keys(job, e, pl, &slot0)) != RA_MANIFEST_OK)
+	if ((r = mf_keys(tls, e, pl, &slot0)) != RA_MANIFEST_OK)
 		return r;
-	return mf_check_cert(job, e, slot0, prov);
+	return mf_check_cert(job, tls, e, slot0, prov);
+}
+
+/* The four strings of an element (step 1), borrowed. */
+struct mf_el {
+	const char	*prot, *pay, *sig, *huid;
+	size_t		 protlen, paylen, siglen, huidlen;
+};
+
+#define MF_QUICK_UID_MAX 128	/* longer header ids go through jansson */
+
+/* Skips white space; returns the new position. */
+static size_t
+mf_ws(const unsigned char *p, size_t n, size_t i)
+{
+	while (i < n && mf_is_ws(p[i]))
+		i++;
+	return i;
+}
+
+/* A string of printable ASCII without escapes at p[i] == '"'. */
+static int
+mf_quick_str(const unsigned char *p, size_t n, size_t *i, const char **s,
+    size_t *len)
+{
+	size_t j;
+
+	if (*i >= n || p[*i] != '"')
+		return 0;
+	for (j = *i + 1; j < n && p[j] != '"'; j++)
+		if (p[j] < 0x20 || p[j] > 0x7e || p[j] == '\\')
+			return 0;
+	if (j >= n)
+		return 0;
+	*s = (const char *)p + *i + 1;
+	*len = j - *i - 1;
+	*i = j + 1;
+	return 1;
+}
+
+/*
+ * Reads the common element shape without building a JSON tree: one
+ * object holding exactly payload, protected, signature (strings) and
+ * header: {"uniqueId": string}, once each, strings of printable ASCII
+ * without escapes.  For such input jansson would yield the very same
+ * strings; anything else (escapes, other keys, duplicates, missing keys)
+ * returns 0 and the element goes through jansson, which judges it.
+ */
+static int
+mf_el_quick(const unsigned char *p, size_t n, struct mf_el *el)
+{
+	const char *k, *v;
+	size_t i = mf_ws(p, n, 0), klen, vlen;
+	int seen = 0, bit;
+
+	memset(el, 0, sizeof(*el));
+	if (i >= n || p[i++] != '{')
+		return 0;
+	for (;;) {
+		i = mf_ws(p, n, i);
+		if (!mf_quick_str(p, n, &i, &k, &klen))
+			return 0;
+		i = mf_ws(p, n, i);
+		if (i >= n || p[i++] != ':')
+			return 0;
+		i = mf_ws(p, n, i);
+		if (klen == 6 && memcmp(k, "header", 6) == 0) {
+			bit = 8;
+			if (i >= n || p[i++] != '{')
+				return 0;
+			i = mf_ws(p, n, i);
+			if (!mf_quick_str(p, n, &i, &k, &klen) || klen != 8 ||
+			    memcmp(k, "uniqueId", 8) != 0)
+				return 0;
+			i = mf_ws(p, n, i);
+			if (i >= n || p[i++] != ':')
+				return 0;
+			i = mf_ws(p, n, i);
+			if (!mf_quick_str(p, n, &i, &el->huid, &el->huidlen) ||
+			    el->huidlen > MF_QUICK_UID_MAX)
+				return 0;
+			i = mf_ws(p, n, i);
+			if (i >= n || p[i++] != '}')
+				return 0;
+		} else {
+			if (!mf_quick_str(p, n, &i, &v, &vlen))
+				return 0;
+			if (klen == 7 && memcmp(k, "payload", 7) == 0) {
+				bit = 1;
+				el->pay = v;
+				el->paylen = vlen;
+			} else if (klen == 9 && memcmp(k, "protected", 9) == 0) {
+				bit = 2;
+				el->prot = v;
+				el->protlen = vlen;
+			} else if (klen == 9 && memcmp(k, "signature", 9) == 0) {
+				bit = 4;
+				el->sig = v;
+				el->siglen = vlen;
+			} else {
+				return 0;
+			}
+		}
+		if (seen & bit)
+			return 0;
+		seen |= bit;
+		i = mf_ws(p, n, i);
+		if (i < n && p[i] == ',') {
+			i++;
+			continue;
+		}
+		if (i >= n || p[i++] != '}')
+			return 0;
+		break;
+	}
+	return seen == 15 && mf_ws(p, n, i) == n;
 }
 
 /* Judges the element at p (n bytes) into e, steps 1 to 6. */
 static void
-mf_judge(struct mf_job *job, const unsigned char *p, size_t n,
-    struct ra_manifest_entry *e)
+mf_judge(struct mf_job *job, struct mf_tls *tls, const unsigned char *p,
+    size_t n, struct ra_manifest_entry *e)
 {
 	json_t *el = NULL, *pl = NULL, *prot, *pay, *sig, *hdr, *huid;
 	unsigned char *praw = NULL;
 	size_t prawlen;
 	json_error_t je;
-	char detail[MF_DETAIL_MAX];
+	char detail[MF_DETAIL_MAX], huidbuf[MF_QUICK_UID_MAX + 1];
 	enum ra_jws_status js;
+	struct mf_el q;
 
 	e->reason = RA_MANIFEST_OK;
+	if (tls->fast && mf_el_quick(p, n, &q)) {
+		memcpy(huidbuf, q.huid, q.huidlen);
+		huidbuf[q.huidlen] = '\0';
+		q.huid = huidbuf;
+		goto judge;
+	}
 	if ((el = json_loadb((const char *)p, n, JSON_REJECT_DUPLICATES,
 	    &je)) == NULL) {
 		mf_reject(e, RA_MANIFEST_MALFORMED_ENTRY, "entry is not valid "
@@ -1154,18 +1490,28 @@ mf_judge(struct mf_job *job, const unsigned char *p, size_t n,
 		    "payload, protected, signature and header.uniqueId");
 		goto out;
 	}
-	if (!mf_uid_norm(json_string_value(huid), json_string_length(huid),
-	    e->uid))
+	q.prot = json_string_value(prot);
+	q.protlen = json_string_length(prot);
+	q.pay = json_string_value(pay);
+	q.paylen = json_string_length(pay);
+	q.sig = json_string_value(sig);
+	q.siglen = json_string_length(sig);
+	q.huid = json_string_value(huid);
+	q.huidlen = json_string_length(huid);
+ judge:
+	if (!mf_uid_norm(q.huid, q.huidlen, e->uid))
 		e->uid[0] = '\0';
-	if (json_string_length(pay) > MF_PAYLOAD_MAX) {
+	if (q.paylen > MF_PAYLOAD_MAX) {
 		mf_reject(e, RA_MANIFEST_BAD_PAYLOAD, "payload longer than %d",
 		    MF_PAYLOAD_MAX);
 		goto out;
 	}
-	js = ra_jws_verify(job->trust, json_string_value(prot),
-	    json_string_length(prot), json_string_value(pay),
-	    json_string_length(pay), json_string_value(sig),
-	    json_string_length(sig), NULL, detail, sizeof(detail));
+	if (tls->fast)
+		js = ra_jws_verifier_verify(tls->jws, q.prot, q.protlen, q.pay,
+		    q.paylen, q.sig, q.siglen, NULL, detail, sizeof(detail));
+	else
+		js = ra_jws_verify(job->trust, q.prot, q.protlen, q.pay,
+		    q.paylen, q.sig, q.siglen, NULL, detail, sizeof(detail));
 	switch (js) {
 	case RA_JWS_OK:
 		break;
@@ -1185,8 +1531,7 @@ mf_judge(struct mf_job *job, const unsigned char *p, size_t n,
 		mf_reject(e, RA_MANIFEST_INTERNAL, "%s", detail);
 		goto out;
 	}
-	if ((praw = b64url_decode(json_string_value(pay),
-	    json_string_length(pay), &prawlen)) == NULL) {
+	if ((praw = b64url_decode(q.pay, q.paylen, &prawlen)) == NULL) {
 		mf_reject(e, RA_MANIFEST_BAD_PAYLOAD, "payload is not base64url");
 		goto out;
 	}
@@ -1201,7 +1546,7 @@ mf_judge(struct mf_job *job, const unsigned char *p, size_t n,
 		    "object: %s", pl == NULL ? je.text : "wrong type");
 		goto out;
 	}
-	mf_payload(job, e, pl, json_string_value(huid));
+	mf_payload(job, tls, e, pl, q.huid);
  out:
 	free(praw);
 	json_decref(pl);
@@ -1211,11 +1556,57 @@ mf_judge(struct mf_job *job, const unsigned char *p, size_t n,
 
 /* ---- driver ----------------------------------------------------------- */
 
+static void
+mf_tls_clear(struct mf_tls *tls)
+{
+	for (size_t i = 0; i < MF_ISSUERS; i++)
+		EVP_PKEY_CTX_free(tls->issuers[i].pctx);
+	ra_jws_verifier_free(tls->jws);
+	EVP_MD_CTX_free(tls->mdctx);
+	EVP_MD_free(tls->sha256);
+	EVP_MD_free(tls->sha384);
+	EC_POINT_free(tls->pt256);
+	EC_POINT_free(tls->pt384);
+	EC_GROUP_free(tls->p256);
+	EC_GROUP_free(tls->p384);
+	BN_CTX_free(tls->bn);
+	memset(tls, 0, sizeof(*tls));
+}
+
+/* Sets up one worker's state; returns 0 on failure (tls cleared). */
+static int
+mf_tls_init(struct mf_tls *tls, const struct mf_job *job)
+{
+	memset(tls, 0, sizeof(*tls));
+	tls->fast = (job->flags & RA_MANIFEST_F_REFERENCE) == 0;
+	if ((tls->bn = BN_CTX_new()) == NULL ||
+	    (tls->p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) ==
+	    NULL ||
+	    (tls->p384 = EC_GROUP_new_by_curve_name(NID_secp384r1)) == NULL ||
+	    (tls->pt256 = EC_POINT_new(tls->p256)) == NULL ||
+	    (tls->pt384 = EC_POINT_new(tls->p384)) == NULL ||
+	    (tls->mdctx = EVP_MD_CTX_new()) == NULL ||
+	    (tls->sha256 = EVP_MD_fetch(NULL, "SHA256", NULL)) == NULL ||
+	    (tls->sha384 = EVP_MD_fetch(NULL, "SHA384", NULL)) == NULL ||
+	    (tls->jws = ra_jws_verifier_new(job->trust)) == NULL) {
+		ERR_clear_error();
+		mf_tls_clear(tls);
+		return 0;
+	}
+	return 1;
+}
+
 static void *
 mf_worker(void *arg)
 {
 	struct mf_job *job = arg;
+	struct mf_tls tls;
 
+	if (!mf_tls_init(&tls, job)) {
+		/* Others may still run; the caller fails the call. */
+		__atomic_store_n(&job->failed, 1, __ATOMIC_RELAXED);
+		return NULL;
+	}
 	for (;;) {
 		size_t i = __atomic_fetch_add(&job->next, MF_CHUNK,
 		    __ATOMIC_RELAXED);
@@ -1228,16 +1619,26 @@ mf_worker(void *arg)
 			struct ra_manifest_entry *e = &job->m->entries[i];
 
 			e->index = i;
-			mf_judge(job, job->buf + job->spans[i].off,
+			mf_judge(job, &tls, job->buf + job->spans[i].off,
 			    job->spans[i].len, e);
 		}
 	}
+	mf_tls_clear(&tls);
 	return NULL;
 }
 
 int
 ra_manifest_verify(const unsigned char *buf, size_t len,
     const struct ra_trust *t, time_t now, int nthreads,
+    struct ra_manifest **out, char *err, size_t errlen)
+{
+	return ra_manifest_verify_flags(buf, len, t, now, nthreads, 0, out,
+	    err, errlen);
+}
+
+int
+ra_manifest_verify_flags(const unsigned char *buf, size_t len,
+    const struct ra_trust *t, time_t now, int nthreads, int flags,
     struct ra_manifest **out, char *err, size_t errlen)
 {
 	struct ra_manifest *m = NULL;
@@ -1276,12 +1677,7 @@ ra_manifest_verify(const unsigned char *buf, size_t len,
 	job.trust = t;
 	job.now = now;
 	job.m = m;
-	if ((job.p256 = EC_GROUP_new_by_curve_name(NID_X9_62_prime256v1)) ==
-	    NULL || (job.p384 = EC_GROUP_new_by_curve_name(NID_secp384r1)) ==
-	    NULL) {
-		snprintf(err, errlen, "EC_GROUP_new_by_curve_name failed");
-		goto out;
-	}
+	job.flags = flags;
 	if (nthreads < 1)
 		nthreads = 1;
 	if (nthreads > MF_THREADS_MAX)
@@ -1295,6 +1691,12 @@ ra_manifest_verify(const unsigned char *buf, size_t len,
 	mf_worker(&job);
 	for (size_t i = 0; i < nstarted; i++)
 		pthread_join(tids[i], NULL);
+	/* A worker that could not set up judged nothing: its entries may
+	 * have been taken by others, but nothing says so; fail safe. */
+	if (job.failed) {
+		snprintf(err, errlen, "out of memory setting up workers");
+		goto out;
+	}
 	for (size_t i = 0; i < nspans; i++)
 		if (m->entries[i].reason == RA_MANIFEST_OK)
 			m->nok++;
@@ -1302,8 +1704,6 @@ ra_manifest_verify(const unsigned char *buf, size_t len,
 	*out = m;
 	m = NULL;
  out:
-	EC_GROUP_free(job.p256);
-	EC_GROUP_free(job.p384);
 	free(spans);
 	ra_manifest_free(m);
 	return ok;

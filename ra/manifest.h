@@ -11,7 +11,9 @@
  * Tuned for reels of 10^5 chips: worker threads share the entry array,
  * each intermediate chain (x5c[1..]) is verified against the manufacturer
  * store once per call, and each entry then costs one JWS verify and one
- * device-certificate signature verify.
+ * device-certificate signature verify (plus an on-curve check per slot
+ * key), with the per-verify set-up done once per thread and the device
+ * certificate read by a DER walk (ra/certwalk.h) when it is plain.
  */
 #ifndef FLEETCA_RA_MANIFEST_H
 #define FLEETCA_RA_MANIFEST_H
@@ -84,6 +86,18 @@ int ra_manifest_verify(const unsigned char *buf, size_t len,
     const struct ra_trust *t, time_t now, int nthreads,
     struct ra_manifest **out, char *err, size_t errlen);
 void ra_manifest_free(struct ra_manifest *m);
+
+/*
+ * Same, with flags.  RA_MANIFEST_F_REFERENCE judges every entry on the
+ * reference path only (jansson for every header, d2i_X509 and the
+ * OpenSSL verifier for every certificate, a fresh verify set-up per
+ * signature): several times slower, kept so tests can show that the fast
+ * path accepts nothing the reference refuses.
+ */
+#define RA_MANIFEST_F_REFERENCE	0x01
+int ra_manifest_verify_flags(const unsigned char *buf, size_t len,
+    const struct ra_trust *t, time_t now, int nthreads, int flags,
+    struct ra_manifest **out, char *err, size_t errlen);
 
 /* Number of entries; *nok / *nrejected (optional) get the split. */
 size_t ra_manifest_count(const struct ra_manifest *m, size_t *nok,

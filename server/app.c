@@ -5,16 +5,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
 #include "ca/ca.h"
 #include "ca/profile.h"
+#include "ca/publish.h"
 #include "common/fileio.h"
 #include "common/log.h"
 #include "db/db.h"
 #include "server/app.h"
+#include "server/enroll.h"
 
 #define PEM_MAX (1 << 20)
 
@@ -105,6 +108,14 @@ app_load(struct app *a, const struct fc_config *cfg, char *err, size_t len)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
+	/* Enrollments block their worker on the group commit (an fsync), so
+	 * workers must outnumber cores for commits to batch: "threads": 0
+	 * means 16 per core here. */
+	if (a->cfg.threads <= 0) {
+		long nc = sysconf(_SC_NPROCESSORS_ONLN);
+
+		a->cfg.threads = 16 * (nc > 0 ? (int)nc : 1);
+	}
 	a->started = time(NULL);
 	snprintf(a->db_path, sizeof(a->db_path), "%s/fleetca.db", cfg->dir);
 	pthread_mutex_init(&a->dbs_lock, NULL);
@@ -121,6 +132,18 @@ app_load(struct app *a, const struct fc_config *cfg, char *err, size_t len)
 	if ((a->signer = ca_signer_load(cfg->dir, db, cfg->public_http_url,
 	    err, len)) == NULL)
 		return -1;
+	if (cfg->crl_delta) {
+		/* RFC 5280 5.2.6: issued certificates point at the delta CRL
+		 * that server/revocation.c publishes. */
+		char durl[1200];
+
+		if (ca_crl_delta_url(cfg->public_http_url,
+		    ca_signer_name(a->signer), durl, sizeof(durl)) != 0 ||
+		    ca_signer_set_freshest(a->signer, durl) != 0) {
+			snprintf(err, len, "crl.delta: bad delta CRL URL");
+			return -1;
+		}
+	}
 	char pdir[1200];
 	snprintf(pdir, sizeof(pdir), "%s/policies", cfg->dir);
 	if ((a->profiles = ca_profiles_load(pdir, err, len)) == NULL)
@@ -132,6 +155,8 @@ app_load(struct app *a, const struct fc_config *cfg, char *err, size_t len)
 	    (a->tls_trust_pem = read_text(cfg->dir, "certs/root_ca.pem", err,
 	    len)) == NULL)
 		return -1;
+	if ((a->enroll = enroll_state_load(a, db, err, len)) == NULL)
+		return -1;
 	return 0;
 }
 
@@ -141,6 +166,8 @@ app_free(struct app *a)
 	for (int i = 0; i < a->ndbs; i++)
 		db_close(a->dbs[i]);
 	a->ndbs = 0;
+	enroll_state_free(a->enroll);
+	a->enroll = NULL;
 	for (int i = 0; i < a->ncas; i++)
 		free(a->cas[i].der);
 	ca_signer_free(a->signer);

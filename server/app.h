@@ -19,6 +19,8 @@
 struct db;
 struct ca_signer;
 struct ca_profiles;
+struct revocation;
+struct enroll_state;
 
 #define APP_MAX_CAS 16
 #define APP_MAX_DBS 256
@@ -50,6 +52,10 @@ struct app {
 	int ncas;
 	char *tls_cert_pem, *tls_key_pem, *tls_trust_pem;
 	struct app_metrics m;
+	struct revocation *rev;		/* set by serve_run; may be NULL */
+	/* EST/enrollment: RA policy, manufacturer trust, group committer
+	 * (server/enroll.h); owned. */
+	struct enroll_state *enroll;
 	time_t started;
 };
 

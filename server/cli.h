@@ -19,6 +19,7 @@ int cmd_trust(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);
 int cmd_device(int argc, char **argv);
 int cmd_cert(int argc, char **argv);
+int cmd_crl(int argc, char **argv);
 
 /* Prints the one-line usage of the whole program to stderr. */
 void cli_usage(void);

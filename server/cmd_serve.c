@@ -14,6 +14,7 @@
 #include "server/conf.h"
 #include "server/handlers.h"
 #include "server/http.h"
+#include "server/revocation.h"
 #include "server/serve.h"
 
 int
@@ -32,6 +33,15 @@ serve_run(struct app *a, volatile sig_atomic_t *stop_flag,
 
 		threads = n > 0 ? (int)n : 1;
 	}
+	/* The revocation publisher runs while the listeners do; its first
+	 * CRLs are signed before the first request can ask. */
+	if (a->rev == NULL && ((a->rev = revocation_new(a, err,
+	    sizeof(err))) == NULL || revocation_start(a->rev) != 0)) {
+		log_err("revocation service: %s", a->rev ? "thread" : err);
+		revocation_free(a->rev);
+		a->rev = NULL;
+		return -1;
+	}
 	routes = routes_get(&a->cfg, &nroutes);
 	tls.cert_pem = a->tls_cert_pem;
 	tls.key_pem = a->tls_key_pem;
@@ -41,6 +51,8 @@ serve_run(struct app *a, volatile sig_atomic_t *stop_flag,
 	    a->cfg.conn_timeout_s, a->cfg.conn_limit, err, sizeof(err));
 	if (hs == NULL) {
 		log_err("%s", err);
+		revocation_free(a->rev);
+		a->rev = NULL;
 		return -1;
 	}
 	if (ports != NULL) {
@@ -65,6 +77,8 @@ serve_run(struct app *a, volatile sig_atomic_t *stop_flag,
 			usleep(100000);
 	}
 	http_server_stop(hs);
+	revocation_free(a->rev);	/* after the listeners: no request left */
+	a->rev = NULL;
 	return 0;
 }
 

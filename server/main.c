@@ -22,6 +22,7 @@ static const char usage_text[] =
 "  device   list [--state S] [--owner O] | show ID\n"
 "           | claim (ID | --file FILE) --owner OWNER      (each with --dir DIR)\n"
 "  cert     list | show SERIAL | revoke SERIAL [--reason NAME]  (--dir DIR)\n"
+"  crl      --dir DIR [--out FILE]\n"
 "  audit    list|verify --dir DIR\n"
 "  version\n"
 "\n"
@@ -70,6 +71,7 @@ static const struct {
 	{ "manifest", cmd_manifest },
 	{ "device", cmd_device },
 	{ "cert", cmd_cert },
+	{ "crl", cmd_crl },
 };
 
 int

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <openssl/rsa.h>
 #include <openssl/x509v3.h>
 
@@ -118,13 +119,20 @@ header(const char *alg, const struct signer *s, int with_x5t, int with_kid)
 	return b64url_str(txt);
 }
 
+/*
+ * Verifies with ra_jws_verify() and with a per-thread verifier (twice:
+ * cold, then with the header cached) and insists all three agree, so
+ * every test below also shows the fast path equals the reference.
+ */
 static enum ra_jws_status
 check(const struct ra_trust *t, const char *prot, const char *sig)
 {
 	char detail[256];
-	enum ra_jws_status r;
-	X509 *who = NULL;
+	enum ra_jws_status r, rv;
+	X509 *who = NULL, *whov;
+	struct ra_jws_verifier *v = ra_jws_verifier_new(t);
 
+	ck_assert_ptr_nonnull(v);
 	r = ra_jws_verify(t, prot, strlen(prot), payload, strlen(payload),
 	    sig, strlen(sig), &who, detail, sizeof(detail));
 	if (r != RA_JWS_OK) {
@@ -133,6 +141,17 @@ check(const struct ra_trust *t, const char *prot, const char *sig)
 	} else {
 		ck_assert_ptr_nonnull(who);
 	}
+	for (int pass = 0; pass < 2; pass++) {
+		whov = (X509 *)1;
+		rv = ra_jws_verifier_verify(v, prot, strlen(prot), payload,
+		    strlen(payload), sig, strlen(sig), &whov, detail,
+		    sizeof(detail));
+		ck_assert_int_eq(rv, r);
+		ck_assert_ptr_eq(whov, who);
+		if (rv != RA_JWS_OK)
+			ck_assert(detail[0] != '\0');
+	}
+	ra_jws_verifier_free(v);
 	return r;
 }
 
@@ -369,6 +388,81 @@ START_TEST(test_raw_der_conversion)
 }
 END_TEST
 
+/* The allocation-free DER encoder gives i2d_ECDSA_SIG's bytes. */
+START_TEST(test_raw_der_buf)
+{
+	unsigned char raw[132], der[RA_JWS_ECDSA_DER_MAX], *ref;
+	size_t n, refn;
+	static const size_t sizes[] = { 32, 48, 66 };
+
+	for (size_t z = 0; z < 3; z++) {
+		for (int i = 0; i < 200; i++) {
+			size_t nl = sizes[z];
+
+			RAND_bytes(raw, (int)(2 * nl));
+			/* Leading zeros, high bits, zero values. */
+			if (i % 4 == 1)
+				memset(raw, 0, (size_t)(i % nl) + 1);
+			if (i % 4 == 2)
+				raw[nl] |= 0x80;
+			if (i == 3)
+				memset(raw, 0, 2 * nl);
+			n = ra_jws_ecdsa_raw_to_der_buf(raw, 2 * nl, der);
+			ref = ra_jws_ecdsa_raw_to_der(raw, 2 * nl, &refn);
+			ck_assert_ptr_nonnull(ref);
+			ck_assert_uint_eq(n, refn);
+			ck_assert(memcmp(der, ref, n) == 0);
+			OPENSSL_free(ref);
+		}
+	}
+	ck_assert_uint_eq(ra_jws_ecdsa_raw_to_der_buf(raw, 0, der), 0);
+	ck_assert_uint_eq(ra_jws_ecdsa_raw_to_der_buf(raw, 63, der), 0);
+	ck_assert_uint_eq(ra_jws_ecdsa_raw_to_der_buf(raw, 134, der), 0);
+}
+END_TEST
+
+/* One verifier across several headers and signers (cache eviction). */
+START_TEST(test_verifier_many_headers)
+{
+	struct signer s[6];
+	struct ra_trust *t = ra_trust_new();
+	struct ra_jws_verifier *v = ra_jws_verifier_new(t);
+	char err[256], detail[256], *prot[6], *sig[6];
+	X509 *who;
+
+	for (int i = 0; i < 6; i++) {
+		signer_make(&s[i], "EC", i % 2 ? "P-384" : "P-256");
+		ck_assert(ra_trust_add_manifest_signer(t, s[i].cert, err,
+		    sizeof(err)));
+		prot[i] = header(i % 2 ? "ES384" : "ES256", &s[i], 1, 0);
+		sig[i] = sign(&s[i], prot[i], i % 2 ? "SHA384" : "SHA256",
+		    i % 2 ? 48 : 32, 0);
+	}
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 6; i++) {
+			ck_assert_int_eq(ra_jws_verifier_verify(v, prot[i],
+			    strlen(prot[i]), payload, strlen(payload), sig[i],
+			    strlen(sig[i]), &who, detail, sizeof(detail)),
+			    RA_JWS_OK);
+			ck_assert_ptr_eq(who, s[i].cert);
+			/* Another signer's signature never passes. */
+			ck_assert_int_eq(ra_jws_verifier_verify(v, prot[i],
+			    strlen(prot[i]), payload, strlen(payload),
+			    sig[(i + 2) % 6], strlen(sig[(i + 2) % 6]), &who,
+			    detail, sizeof(detail)), RA_JWS_BAD_SIGNATURE);
+		}
+	}
+	for (int i = 0; i < 6; i++) {
+		free(prot[i]);
+		free(sig[i]);
+		signer_free(&s[i]);
+	}
+	ra_jws_verifier_free(v);
+	ra_jws_verifier_free(NULL);
+	ra_trust_free(t);
+}
+END_TEST
+
 static Suite *
 jws_suite(void)
 {
@@ -380,6 +474,8 @@ jws_suite(void)
 	tcase_add_test(core, test_signer_lookup);
 	tcase_add_test(core, test_signing_input_exact);
 	tcase_add_test(core, test_raw_der_conversion);
+	tcase_add_test(core, test_raw_der_buf);
+	tcase_add_test(core, test_verifier_many_headers);
 	tcase_add_test(lim, test_alg_key_mismatch);
 	tcase_add_test(lim, test_bad_signatures);
 	tcase_add_test(lim, test_bad_headers);

@@ -484,6 +484,190 @@ START_TEST(test_bad_signature_encoding)
 }
 END_TEST
 
+/* ---- fast path against the reference path ---------------------------- */
+
+/* Verifies txt on both paths and asserts that every entry gets the same
+ * reason (and, when ok, the same certificate).  Returns the ok count. */
+static size_t
+fast_matches_reference(const char *txt, size_t len)
+{
+	struct ra_manifest *mf = NULL, *mr = NULL;
+	size_t n, nok;
+	char err[256];
+
+	ck_assert_msg(ra_manifest_verify_flags((const unsigned char *)txt,
+	    len, trust, NOW, 2, 0, &mf, err, sizeof(err)), "%s", err);
+	ck_assert_msg(ra_manifest_verify_flags((const unsigned char *)txt,
+	    len, trust, NOW, 2, RA_MANIFEST_F_REFERENCE, &mr, err,
+	    sizeof(err)), "%s", err);
+	n = ra_manifest_count(mf, &nok, NULL);
+	ck_assert_uint_eq(n, ra_manifest_count(mr, NULL, NULL));
+	for (size_t i = 0; i < n; i++) {
+		const struct ra_manifest_entry *a = ra_manifest_entry(mf, i);
+		const struct ra_manifest_entry *b = ra_manifest_entry(mr, i);
+
+		ck_assert_msg(a->reason == b->reason, "entry %zu: fast %s, "
+		    "reference %s (%s)", i, ra_manifest_reason_str(a->reason),
+		    ra_manifest_reason_str(b->reason),
+		    b->detail != NULL ? b->detail : "");
+		ck_assert_str_eq(a->uid, b->uid);
+		if (a->reason == RA_MANIFEST_OK) {
+			ck_assert_uint_eq(a->cert_len, b->cert_len);
+			ck_assert(memcmp(a->cert, b->cert, a->cert_len) == 0);
+			ck_assert_uint_eq(a->keysz, b->keysz);
+		}
+	}
+	ra_manifest_free(mf);
+	ra_manifest_free(mr);
+	return nok;
+}
+
+START_TEST(test_fast_equals_reference_reel)
+{
+	static const enum mfgsim_tamper evil[] = {
+		MFGSIM_TAMPER_PAYLOAD, MFGSIM_COPY_SIGNATURE,
+		MFGSIM_UID_MISMATCH, MFGSIM_KEY_MISMATCH,
+		MFGSIM_WRONG_SUBJECT, MFGSIM_UNTRUSTED_SIGNER,
+		MFGSIM_ALG_NONE, MFGSIM_EXPIRED_CHAIN, MFGSIM_ROGUE_CA,
+	};
+	size_t len;
+	char *txt;
+
+	ck_assert(mfgsim_add_chips(sim, 8, MFGSIM_GOOD, 2));
+	for (size_t i = 0; i < sizeof(evil) / sizeof(evil[0]); i++) {
+		ck_assert(mfgsim_add_chips(sim, 2, evil[i], 1));
+		ck_assert(mfgsim_add_chips(sim, 1, MFGSIM_GOOD, 1));
+	}
+	txt = mfgsim_manifest(sim, &len);
+	ck_assert_ptr_nonnull(txt);
+	ck_assert_uint_eq(fast_matches_reference(txt, len), 8 + 9);
+	free(txt);
+}
+END_TEST
+
+/* Chip 0's payload with x5c[0] replaced by der, signed and wrapped into
+ * a one-entry manifest (malloc'd). */
+static char *
+reel_with_device_der(const unsigned char *der, size_t len, size_t *outlen)
+{
+	json_error_t je;
+	json_t *pl, *slot0;
+	char *b64, *txt, *entry, *reel;
+
+	pl = json_loads(mfgsim_chip_payload(sim, 0), 0, &je);
+	ck_assert_ptr_nonnull(pl);
+	slot0 = json_array_get(json_object_get(json_object_get(pl,
+	    "publicKeySet"), "keys"), 0);
+	ck_assert_ptr_nonnull(b64 = b64_encode(der, len, 0, NULL));
+	json_array_set_new(json_object_get(slot0, "x5c"), 0,
+	    json_string(b64));
+	txt = json_dumps(pl, JSON_COMPACT);
+	entry = mfgsim_sign_entry(sim, txt, strlen(txt),
+	    mfgsim_device_uid(sim, 0));
+	ck_assert_ptr_nonnull(entry);
+	*outlen = strlen(entry) + 2;
+	ck_assert_ptr_nonnull(reel = malloc(*outlen + 1));
+	snprintf(reel, *outlen + 1, "[%s]", entry);
+	free(entry);
+	free(txt);
+	free(b64);
+	json_decref(pl);
+	return reel;
+}
+
+/*
+ * Every single-byte change of a good device certificate: the fast path
+ * (DER walk) must give exactly the reference path's verdict.  Nearly all
+ * break the signature; the rest probe lengths, tags, times and names.
+ */
+START_TEST(test_fast_equals_reference_mutants)
+{
+	static const unsigned char flips[] = { 0x01, 0x80, 0xff };
+	unsigned char *der = NULL, *mut;
+	size_t len, rlen, nok = 0;
+	int n;
+	char *reel;
+
+	ck_assert(mfgsim_add_chips(sim, 1, MFGSIM_GOOD, 1));
+	n = i2d_X509(mfgsim_device_cert(sim, 0), &der);
+	ck_assert_int_gt(n, 0);
+	len = (size_t)n;
+	ck_assert_ptr_nonnull(mut = malloc(len));
+	reel = reel_with_device_der(der, len, &rlen);
+	ck_assert_uint_eq(fast_matches_reference(reel, rlen), 1);
+	free(reel);
+	for (size_t i = 0; i < len; i++) {
+		for (size_t f = 0; f < sizeof(flips); f++) {
+			memcpy(mut, der, len);
+			mut[i] ^= flips[f];
+			reel = reel_with_device_der(mut, len, &rlen);
+			nok += fast_matches_reference(reel, rlen);
+			free(reel);
+		}
+	}
+	/* Truncations and a trailing byte. */
+	for (size_t cut = 1; cut < len; cut += 7) {
+		reel = reel_with_device_der(der, cut, &rlen);
+		ck_assert_uint_eq(fast_matches_reference(reel, rlen), 0);
+		free(reel);
+	}
+	memcpy(mut, der, len);
+	free(mut);
+	ck_assert_ptr_nonnull(mut = malloc(len + 1));
+	memcpy(mut, der, len);
+	mut[len] = 0;
+	reel = reel_with_device_der(mut, len + 1, &rlen);
+	ck_assert_uint_eq(fast_matches_reference(reel, rlen), 0);
+	free(reel);
+	free(mut);
+	OPENSSL_free(der);
+	/* A flip in a signature-covered byte can never be ok. */
+	ck_assert_uint_le(nok, len);
+}
+END_TEST
+
+/* Elements the quick element reader leaves to jansson still agree. */
+START_TEST(test_fast_equals_reference_shapes)
+{
+	json_error_t je;
+	json_t *e;
+	char *entry, *reel;
+	size_t n;
+
+	ck_assert(mfgsim_add_chips(sim, 1, MFGSIM_GOOD, 1));
+	e = json_loads(mfgsim_chip_entry(sim, 0), 0, &je);
+	ck_assert_ptr_nonnull(e);
+	json_object_set_new(e, "extra", json_integer(1));
+	json_object_set_new(json_object_get(e, "header"), "x",
+	    json_string("\u00e9"));
+	entry = json_dumps(e, JSON_COMPACT | JSON_ENSURE_ASCII);
+	n = strlen(entry) + strlen(mfgsim_chip_entry(sim, 0)) + 32;
+	ck_assert_ptr_nonnull(reel = malloc(n));
+	snprintf(reel, n, "[ %s ,\n%s]", entry, mfgsim_chip_entry(sim, 0));
+	ck_assert_uint_eq(fast_matches_reference(reel, strlen(reel)), 2);
+	free(reel);
+	free(entry);
+	json_decref(e);
+	/* Escapes in a key, duplicates, missing header, spaces. */
+	{
+		static const char *bad[] = {
+			"[{\"payload\":\"e30\",\"payload\":\"e30\"}]",
+			"[{\"pay\\u006coad\":\"e30\",\"protected\":\"e30\","
+			    "\"signature\":\"\",\"header\":{\"uniqueId\":"
+			    "\"00\"}}]",
+			"[{ \"payload\" : \"e30\" , \"protected\" : \"e30\" ,"
+			    " \"signature\" : \"\" , \"header\" : { "
+			    "\"uniqueId\" : \"00\" } }]",
+			"[{\"payload\":\"e30\",\"protected\":\"e30\","
+			    "\"signature\":\"\",\"header\":{\"uniqueId\":"
+			    "\"00\"},\"header\":{\"uniqueId\":\"01\"}}]",
+		};
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			fast_matches_reference(bad[i], strlen(bad[i]));
+	}
+}
+END_TEST
+
 /* ---- Limits: whole-file errors ---------------------------------------- */
 
 static int
@@ -668,6 +852,9 @@ manifest_suite(void)
 	tcase_add_test(core, test_trust_refuses_non_ca_root);
 	tcase_add_test(core, test_intermediate_without_root);
 	tcase_add_test(core, test_files);
+	tcase_add_test(core, test_fast_equals_reference_reel);
+	tcase_add_test(core, test_fast_equals_reference_mutants);
+	tcase_add_test(core, test_fast_equals_reference_shapes);
 	tcase_add_test(rs, test_good_entry_alone);
 	tcase_add_test(rs, test_tampered_payload);
 	tcase_add_test(rs, test_copied_signature);

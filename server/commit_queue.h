@@ -1,0 +1,51 @@
+/*
+ * commit_queue.h - group commit: many requests share one durable commit.
+ *
+ * With synchronous=FULL every COMMIT costs an fsync (milliseconds on a
+ * virtual disk), and SQLite has one writer at a time.  So writers do not
+ * open their own transactions: a worker hands its writes to the committer
+ * thread as a job (a function run on the committer's handle) and blocks.
+ * The committer takes every pending job, runs them all inside one
+ * BEGIN IMMEDIATE ... COMMIT, and wakes each worker once the commit (and
+ * its fsync) is done, so "committed before answered" still holds.
+ *
+ * If a job fails (returns -1) or the commit fails, the batch is rolled
+ * back and every job of it is run again alone in its own transaction, so
+ * one bad job never costs the others.  A job must therefore be
+ * re-runnable: it resets whatever it produced before doing its work.
+ */
+#ifndef FLEETCA_SERVER_COMMIT_QUEUE_H
+#define FLEETCA_SERVER_COMMIT_QUEUE_H
+
+#include <stddef.h>
+
+struct db;
+struct commit_queue;
+
+/* Runs inside the committer's open transaction.  0 to keep its writes,
+ * -1 when the store failed (the transaction is then rolled back). */
+typedef int (*cq_job_fn)(struct db *db, void *arg);
+
+/* Called when the committer is idle (at most every idle_s seconds), in
+ * its own transaction; for periodic sweeps.  May be NULL. */
+typedef int (*cq_idle_fn)(struct db *db, void *arg);
+
+/*
+ * Opens db_path on a new durable handle (synchronous=FULL) and starts
+ * the committer thread.  max_batch caps the jobs per transaction.
+ * Returns the queue (cq_free) or NULL with err.
+ */
+struct commit_queue *cq_start(const char *db_path, size_t max_batch,
+    cq_idle_fn idle, void *idle_arg, int idle_s, char *err, size_t errlen);
+
+/* Stops the thread after the pending jobs are done, closes the handle. */
+void cq_free(struct commit_queue *q);
+
+/*
+ * Runs fn(db, arg) in a group transaction and waits until it is durably
+ * committed.  Returns 0 when committed, -1 when the job or the store
+ * failed (nothing of this job was written).
+ */
+int cq_run(struct commit_queue *q, cq_job_fn fn, void *arg);
+
+#endif

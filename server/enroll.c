@@ -1,0 +1,751 @@
+/*
+ * enroll.c - the enrollment sequence (see enroll.h).
+ *
+ * Reads happen on the worker's own handle; every write (certificate row,
+ * device state, revocation of the superseded LDevID, audit row) happens
+ * in one job on the group committer, which re-checks inside its
+ * transaction what could have changed since the decision, so two
+ * concurrent requests can never both get a certificate for the same key.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "ca/ca.h"
+#include "ca/profile.h"
+#include "common/log.h"
+#include "db/db.h"
+#include "ra/decide.h"
+#include "ra/devname.h"
+#include "ra/registry.h"
+#include "ra/trust.h"
+#include "server/app.h"
+#include "server/commit_queue.h"
+#include "server/enroll.h"
+#include "server/proto/est.h"
+
+#define CRL_REASON_SUPERSEDED 4	/* RFC 5280 section 5.3.1 */
+#define CQ_MAX_BATCH 512
+#define SWEEP_IDLE_S 60
+
+static const char *const kind_names[] = {
+	[ENROLL_FIRST] = "simpleenroll",
+	[ENROLL_RE] = "simplereenroll",
+	[ENROLL_KEYGEN] = "serverkeygen",
+};
+
+/* ---- small helpers ---------------------------------------------------- */
+
+static int
+sha256(const unsigned char *p, size_t n, unsigned char out[DB_HASH_LEN])
+{
+	unsigned int l = 0;
+
+	return EVP_Digest(p, n, out, &l, EVP_sha256(), NULL) == 1 &&
+	    l == DB_HASH_LEN ? 0 : -1;
+}
+
+static int
+cert_sha256(X509 *x, unsigned char out[DB_HASH_LEN])
+{
+	unsigned char *der = NULL;
+	int n, rc;
+
+	if ((n = i2d_X509(x, &der)) <= 0)
+		return -1;
+	rc = sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return rc;
+}
+
+static int
+key_sha256(EVP_PKEY *k, unsigned char out[DB_HASH_LEN])
+{
+	unsigned char *der = NULL;
+	int n, rc;
+
+	if (k == NULL || (n = i2d_PUBKEY(k, &der)) <= 0)
+		return -1;
+	rc = sha256(der, (size_t)n, out);
+	OPENSSL_free(der);
+	return rc;
+}
+
+/* Serial of x as lower-case hex into out (for audit rows). */
+static void
+serial_hex(X509 *x, char *out, size_t len)
+{
+	const ASN1_INTEGER *s = X509_get0_serialNumber(x);
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; s != NULL && i < s->length && o + 3 <= len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%02x", s->data[i]);
+}
+
+/* A one-line subject of the leaf, for audit rows about unknown peers. */
+static void
+leaf_subject(STACK_OF(X509) *chain, char *out, size_t len)
+{
+	snprintf(out, len, "-");
+	if (chain != NULL && sk_X509_num(chain) > 0)
+		X509_NAME_oneline(X509_get_subject_name(sk_X509_value(chain,
+		    0)), out, (int)len);
+}
+
+/* The audit details as compact JSON (malloc'd) or NULL. */
+static char *
+details_json(const char *op, const char *peer, const char *reason,
+    const char *profile, const char *serial, const char *extra_k,
+    const char *extra_v)
+{
+	json_t *o = json_object();
+	char *s = NULL;
+
+	if (o == NULL)
+		return NULL;
+	json_object_set_new(o, "op", json_string(op));
+	json_object_set_new(o, "peer", json_string(peer ? peer : "?"));
+	if (reason != NULL)
+		json_object_set_new(o, "reason", json_string(reason));
+	if (profile != NULL)
+		json_object_set_new(o, "profile", json_string(profile));
+	if (serial != NULL)
+		json_object_set_new(o, "serial", json_string(serial));
+	if (extra_k != NULL && extra_v != NULL)
+		json_object_set_new(o, extra_k, json_string(extra_v));
+	s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(o);
+	return s;
+}
+
+/* ---- superseded LDevIDs ------------------------------------------------ */
+
+int
+enroll_sweep_superseded(struct app *a, struct db *db, int64_t device_id,
+    time_t now)
+{
+	struct db_cert *cs = NULL;
+	size_t n = 0;
+	int count = 0;
+
+	if (db_cert_list_device(db, device_id, &cs, &n) != DB_OK)
+		return -1;
+	/* Newest first: certificate i was superseded when i-1 was issued. */
+	for (size_t i = 1; i < n; i++) {
+		const struct ca_profile *p;
+
+		if (cs[i].revoked || cs[i].not_after <= (int64_t)now)
+			continue;
+		p = ca_profiles_find(a->profiles, cs[i].profile);
+		if (p == NULL || p->reenroll != CA_REENROLL_REVOKE_SUPERSEDED ||
+		    cs[i - 1].issued_at + p->grace_seconds > (int64_t)now)
+			continue;
+		if (db_cert_revoke(db, cs[i].id, (int64_t)now,
+		    CRL_REASON_SUPERSEDED, 0) != DB_OK) {
+			count = -1;
+			break;
+		}
+		count++;
+	}
+	for (size_t i = 0; i < n; i++)
+		db_cert_clear(&cs[i]);
+	free(cs);
+	return count;
+}
+
+static int
+collect_device(void *arg, const struct db_device *d)
+{
+	struct { int64_t *ids; size_t n, cap; } *v = arg;
+
+	if (v->n == v->cap) {
+		size_t nc = v->cap ? v->cap * 2 : 64;
+		int64_t *ni = realloc(v->ids, nc * sizeof(*ni));
+
+		if (ni == NULL)
+			return 1;
+		v->ids = ni;
+		v->cap = nc;
+	}
+	v->ids[v->n++] = d->id;
+	return 0;
+}
+
+/* The committer's idle job: scheduled superseded revocations. */
+static int
+idle_sweep(struct db *db, void *arg)
+{
+	struct app *a = arg;
+	struct { int64_t *ids; size_t n, cap; } v = { NULL, 0, 0 };
+	time_t now = time(NULL);
+	int rc = 0, total = 0;
+
+	if (db_device_foreach(db, "active", NULL, collect_device, &v) !=
+	    DB_OK) {
+		free(v.ids);
+		return -1;
+	}
+	for (size_t i = 0; i < v.n && rc == 0; i++) {
+		int r = enroll_sweep_superseded(a, db, v.ids[i], now);
+
+		if (r < 0)
+			rc = -1;
+		else
+			total += r;
+	}
+	if (rc == 0 && total > 0) {
+		char d[64];
+
+		snprintf(d, sizeof(d), "{\"revoked\":%d}", total);
+		rc = db_audit_append(db, "est", "superseded_revoked", "-", d) ==
+		    DB_OK ? 0 : -1;
+	}
+	free(v.ids);
+	return rc;
+}
+
+/* ---- state ------------------------------------------------------------ */
+
+static int
+csrattrs_for(const struct ca_profile *p, char **body, size_t *len)
+{
+	static const char *const p256[] = { "prime256v1" };
+	static const char *const p384[] = { "secp384r1" };
+	struct est_csrattr at[2];
+	size_t n = 0;
+
+	*body = NULL;
+	*len = 0;
+	/* Hints only where the profile pins one key type; with a choice the
+	 * client picks and the answer is 204 (RFC 7030 section 4.5.2). */
+	if (p->key_types == CA_PROFILE_KEY_P256) {
+		at[n++] = (struct est_csrattr){ "id-ecPublicKey", p256, 1 };
+		at[n++] = (struct est_csrattr){ "ecdsa-with-SHA256", NULL, 0 };
+	} else if (p->key_types == CA_PROFILE_KEY_P384) {
+		at[n++] = (struct est_csrattr){ "id-ecPublicKey", p384, 1 };
+		at[n++] = (struct est_csrattr){ "ecdsa-with-SHA384", NULL, 0 };
+	} else if (p->key_types == CA_PROFILE_KEY_ED25519) {
+		at[n++] = (struct est_csrattr){ "ED25519", NULL, 0 };
+	}
+	return est_csrattrs_encode(at, n, body, len) == EST_OK ? 0 : -1;
+}
+
+struct enroll_state *
+enroll_state_load(struct app *a, struct db *db, char *err, size_t errlen)
+{
+	struct enroll_state *s;
+	STACK_OF(X509) *cas = NULL;
+	char pdir[1200];
+
+	if ((s = calloc(1, sizeof(*s))) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	snprintf(pdir, sizeof(pdir), "%s/policies", a->cfg.dir);
+	if (ra_policy_load(pdir, &s->policy, err, errlen) != 0)
+		goto fail;
+	if (ca_profiles_find(a->profiles, s->policy.default_profile) == NULL) {
+		snprintf(err, errlen, "ra.json: default_profile \"%s\" is not "
+		    "a loaded profile", s->policy.default_profile);
+		goto fail;
+	}
+	if ((s->trust = ra_trust_from_db(db, err, errlen)) == NULL)
+		goto fail;
+	/* cacerts: the issuing CA(s) first, then the roots (what a device
+	 * needs to build a path to its trust anchor). */
+	if ((cas = sk_X509_new_null()) == NULL)
+		goto oom;
+	for (int pass = 0; pass < 2; pass++) {
+		for (int i = a->ncas - 1; i >= 0; i--) {
+			const unsigned char *p = a->cas[i].der;
+			X509 *x = d2i_X509(NULL, &p, (long)a->cas[i].len);
+			int root;
+
+			if (x == NULL)
+				goto oom;
+			root = X509_check_issued(x, x) == X509_V_OK;
+			if (root != pass || !sk_X509_push(cas, x))
+				X509_free(x);
+		}
+	}
+	if (sk_X509_num(cas) == 0 || est_certs_encode(cas, &s->cacerts,
+	    &s->cacerts_len) != EST_OK) {
+		snprintf(err, errlen, "cannot encode the CA certificates");
+		goto fail;
+	}
+	s->nprofiles = ca_profiles_count(a->profiles);
+	if ((s->csrattrs = calloc(s->nprofiles + 1, sizeof(char *))) == NULL ||
+	    (s->csrattrs_len = calloc(s->nprofiles + 1, sizeof(size_t))) ==
+	    NULL)
+		goto oom;
+	for (size_t i = 0; i < s->nprofiles; i++)
+		if (csrattrs_for(ca_profiles_get(a->profiles, i),
+		    &s->csrattrs[i], &s->csrattrs_len[i]) != 0) {
+			snprintf(err, errlen, "cannot encode csrattrs");
+			goto fail;
+		}
+	if ((s->cq = cq_start(a->db_path, CQ_MAX_BATCH, idle_sweep, a,
+	    SWEEP_IDLE_S, err, errlen)) == NULL)
+		goto fail;
+	sk_X509_pop_free(cas, X509_free);
+	return s;
+oom:
+	snprintf(err, errlen, "out of memory");
+fail:
+	sk_X509_pop_free(cas, X509_free);
+	enroll_state_free(s);
+	return NULL;
+}
+
+void
+enroll_state_free(struct enroll_state *s)
+{
+	if (s == NULL)
+		return;
+	cq_free(s->cq);
+	ra_trust_free(s->trust);
+	free(s->cacerts);
+	if (s->csrattrs != NULL)
+		for (size_t i = 0; i < s->nprofiles; i++)
+			free(s->csrattrs[i]);
+	free(s->csrattrs);
+	free(s->csrattrs_len);
+	free(s);
+}
+
+/* ---- the committer's jobs ---------------------------------------------- */
+
+/* An audit row for a refusal. */
+struct refusal_job {
+	const char *subject;
+	char *details;
+};
+
+static int
+refusal_apply(struct db *db, void *arg)
+{
+	struct refusal_job *j = arg;
+
+	return db_audit_append(db, "est", "enroll_refused", j->subject,
+	    j->details) == DB_OK ? 0 : -1;
+}
+
+static void
+audit_refusal(struct app *a, const char *op, const char *peer,
+    const char *reason, const char *subject, const char *profile)
+{
+	struct refusal_job j;
+
+	atomic_fetch_add(&a->m.refused, 1);
+	j.subject = subject;
+	if ((j.details = details_json(op, peer, reason, profile, NULL, NULL,
+	    NULL)) == NULL ||
+	    cq_run(a->enroll->cq, refusal_apply, &j) != 0)
+		log_err("est: could not audit refusal %s from %s", reason,
+		    peer);
+	free(j.details);
+}
+
+void
+enroll_audit_refusal(struct app *a, const char *op, const char *peer,
+    const char *reason, STACK_OF(X509) *chain)
+{
+	char subj[256];
+
+	leaf_subject(chain, subj, sizeof(subj));
+	audit_refusal(a, op, peer, reason, subj, NULL);
+}
+
+/* Issuing, run by the committer; re-runnable. */
+struct issue_job {
+	struct app *a;
+	const struct enroll_in *in;
+	const struct ca_profile *profile;
+	X509_REQ *csr;			/* what ca_issue signs from */
+	EVP_PKEY *idevid_key;		/* borrowed */
+	int64_t device_id;
+	int64_t old_cert_id;		/* re-enroll: the presented LDevID */
+	unsigned char spki[DB_HASH_LEN];	/* of csr's key */
+	/* results */
+	X509 *cert;
+	enum enroll_status status;
+	char reason[64];
+};
+
+static int
+issue_apply(struct db *db, void *arg)
+{
+	struct issue_job *j = arg;
+	struct app *a = j->a;
+	const char *op = kind_names[j->in->kind];
+	struct db_device d;
+	struct ca_issue_req ir;
+	enum ca_err ce;
+	char serial[2 * DB_SERIAL_MAX + 1], old[32], *det = NULL;
+	int rc = -1;
+
+	X509_free(j->cert);
+	j->cert = NULL;
+	j->status = ENROLL_FAILED;
+	snprintf(j->reason, sizeof(j->reason), "internal_error");
+	memset(&d, 0, sizeof(d));
+	if (db_device_get_by_id(db, j->device_id, &d) != DB_OK)
+		goto out;
+	/* Re-checks under the write lock: the decision was made outside. */
+	if (strcmp(d.state, "claimed") != 0 && strcmp(d.state, "active") != 0)
+		snprintf(j->reason, sizeof(j->reason), "%s",
+		    ra_reason_name(RA_DEVICE_BLOCKED));
+	else if (j->in->kind == ENROLL_FIRST &&
+	    !a->enroll->policy.allow_reenroll_same_key &&
+	    db_cert_device_has_key(db, j->device_id, j->spki,
+	    (int64_t)j->in->now) == DB_EXISTS)
+		snprintf(j->reason, sizeof(j->reason), "%s",
+		    ra_reason_name(RA_ALREADY_ENROLLED));
+	else
+		j->reason[0] = '\0';
+	if (j->reason[0] != '\0') {
+		j->status = ENROLL_REFUSED;
+		if ((det = details_json(op, j->in->peer, j->reason,
+		    j->profile->name, NULL, NULL, NULL)) == NULL ||
+		    db_audit_append(db, "est", "enroll_refused", d.uid, det) !=
+		    DB_OK)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	memset(&ir, 0, sizeof(ir));
+	ir.csr = j->csr;
+	ir.uid = d.uid;
+	ir.owner = d.owner[0] ? d.owner : NULL;
+	ir.device_id = d.id;
+	ir.idevid_key = j->idevid_key;
+	ce = ca_issue(a->signer, db, j->profile, &ir, &j->cert, NULL);
+	if (ce == CA_ERR_STORE || ce == CA_ERR_INTERNAL) {
+		log_err("est: issuing for %s: %s", d.uid, ca_err_name(ce));
+		goto out;
+	}
+	if (ce != CA_OK) {
+		/* The CA's own checks disagree with the RA: refuse, audited. */
+		j->status = ENROLL_REFUSED;
+		snprintf(j->reason, sizeof(j->reason), "%s", ca_err_name(ce));
+		if ((det = details_json(op, j->in->peer, j->reason,
+		    j->profile->name, NULL, NULL, NULL)) == NULL ||
+		    db_audit_append(db, "est", "enroll_refused", d.uid, det) !=
+		    DB_OK)
+			goto out;
+		rc = 0;
+		goto out;
+	}
+	if (strcmp(d.state, "active") != 0 &&
+	    db_device_set_state(db, d.id, "active", NULL) != DB_OK)
+		goto out;
+	/* The new certificate supersedes older ones: revoked now or after
+	 * the profile's grace (then by the committer's idle sweep). */
+	if (j->in->kind == ENROLL_RE && j->old_cert_id != 0 &&
+	    j->profile->reenroll == CA_REENROLL_REVOKE_SUPERSEDED &&
+	    j->profile->grace_seconds == 0 &&
+	    db_cert_revoke(db, j->old_cert_id, (int64_t)j->in->now,
+	    CRL_REASON_SUPERSEDED, 0) != DB_OK)
+		goto out;
+	if (j->in->kind == ENROLL_RE &&
+	    enroll_sweep_superseded(a, db, d.id, j->in->now) < 0)
+		goto out;
+	serial_hex(j->cert, serial, sizeof(serial));
+	snprintf(old, sizeof(old), "%lld", (long long)j->old_cert_id);
+	if ((det = details_json(op, j->in->peer, NULL, j->profile->name,
+	    serial, j->old_cert_id ? "supersedes_cert_id" : NULL, old)) ==
+	    NULL || db_audit_append(db, "est", "ldevid_issued", d.uid, det) !=
+	    DB_OK)
+		goto out;
+	j->status = ENROLL_OK;
+	j->reason[0] = '\0';
+	rc = 0;
+out:
+	if (rc != 0) {
+		X509_free(j->cert);
+		j->cert = NULL;
+		j->status = ENROLL_FAILED;
+	}
+	free(det);
+	db_device_clear(&d);
+	return rc;
+}
+
+/* ---- the decision ------------------------------------------------------ */
+
+static enum enroll_status
+status_of(enum ra_reason r, enum enroll_kind k)
+{
+	switch (r) {
+	case RA_APPROVE:
+		return ENROLL_OK;
+	case RA_NO_CLIENT_CERT:
+	case RA_UNTRUSTED_CHAIN:
+		return ENROLL_UNAUTHENTICATED;
+	case RA_UNKNOWN_DEVICE:
+		/* For re-enrollment: not an LDevID of ours at all. */
+		return k == ENROLL_RE ? ENROLL_UNAUTHENTICATED : ENROLL_REFUSED;
+	case RA_MALFORMED_REQUEST:
+		return ENROLL_BAD_REQUEST;
+	default:
+		return ENROLL_REFUSED;
+	}
+}
+
+/*
+ * The device for an IDevID leaf: by certificate hash, else by the unique
+ * id it names (a different certificate then: counterfeit or re-issued).
+ */
+static int
+find_by_idevid(struct db *db, X509 *leaf, struct db_device *d)
+{
+	unsigned char h[DB_HASH_LEN];
+	char uid[RA_UID_MAX + 1];
+	int r;
+
+	if (cert_sha256(leaf, h) != 0)
+		return DB_ERROR;
+	if ((r = db_device_get_by_idevid(db, h, d)) != DB_NOTFOUND)
+		return r;
+	if (ra_name_uid(X509_get_subject_name(leaf), uid) != 0)
+		return DB_NOTFOUND;
+	return db_device_get(db, uid, d);
+}
+
+/* Is leaf one of our certificates?  Fills c (with der) when it is. */
+static int
+find_own_cert(struct db *db, X509 *leaf, struct db_cert *c)
+{
+	const ASN1_INTEGER *s = X509_get0_serialNumber(leaf);
+	unsigned char *der = NULL;
+	int n, r;
+
+	if (s == NULL || s->length <= 0 || s->length > DB_SERIAL_MAX ||
+	    (s->type & V_ASN1_NEG))
+		return DB_NOTFOUND;
+	if ((r = db_cert_get_by_serial(db, s->data, (size_t)s->length, c)) !=
+	    DB_OK)
+		return r;
+	if ((n = i2d_X509(leaf, &der)) <= 0)
+		return DB_ERROR;
+	/* Same serial is not enough: the bytes must be ours. */
+	r = c->der != NULL && (size_t)n == c->der_len &&
+	    memcmp(der, c->der, c->der_len) == 0 && c->device_id != 0 ?
+	    DB_OK : DB_NOTFOUND;
+	OPENSSL_free(der);
+	return r;
+}
+
+/* The key serverkeygen makes: the first type the profile allows. */
+static EVP_PKEY *
+keygen_for(const struct ca_profile *p)
+{
+	if (p->key_types & CA_PROFILE_KEY_P256)
+		return ca_key_generate(CA_KEY_P256);
+	if (p->key_types & CA_PROFILE_KEY_P384)
+		return ca_key_generate(CA_KEY_P384);
+	if (p->key_types & CA_PROFILE_KEY_ED25519)
+		return ca_key_generate(CA_KEY_ED25519);
+	if ((p->key_types & CA_PROFILE_KEY_RSA) && p->rsa_min_bits <= 3072)
+		return ca_key_generate(CA_KEY_RSA3072);
+	return NULL;
+}
+
+/* A request for key naming what the client's request names. */
+static X509_REQ *
+request_for_key(X509_REQ *client, EVP_PKEY *key)
+{
+	X509_REQ *r;
+	const EVP_MD *md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ?
+	    NULL : EVP_sha256();
+
+	if ((r = X509_REQ_new()) == NULL)
+		return NULL;
+	if (X509_REQ_set_version(r, 0) != 1 ||
+	    X509_REQ_set_subject_name(r, X509_REQ_get_subject_name(client)) !=
+	    1 || X509_REQ_set_pubkey(r, key) != 1 ||
+	    X509_REQ_sign(r, key, md) <= 0) {
+		log_openssl("serverkeygen: building the request");
+		X509_REQ_free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+enroll_out_clear(struct enroll_out *o)
+{
+	X509_free(o->cert);
+	EVP_PKEY_free(o->key);
+	memset(o, 0, sizeof(*o));
+}
+
+static void
+finish_refused(struct app *a, const struct enroll_in *in,
+    struct enroll_out *out, enum enroll_status st, const char *reason,
+    const char *subject)
+{
+	char subj[256];
+
+	out->status = st;
+	snprintf(out->reason, sizeof(out->reason), "%s", reason);
+	if (subject == NULL) {
+		leaf_subject(in->chain, subj, sizeof(subj));
+		subject = subj;
+	}
+	audit_refusal(a, kind_names[in->kind], in->peer, reason, subject,
+	    in->profile->name);
+}
+
+void
+enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
+{
+	struct enroll_state *es = a->enroll;
+	struct db *db = app_db(a);
+	struct db_device dev;
+	struct db_cert own;
+	struct issue_job job;
+	struct ca_profile kgprof;
+	unsigned char *slot0 = NULL;
+	size_t slot0_len = 0;
+	int have_dev = 0, is_own = 0, r;
+	enum ra_reason rr;
+	X509 *leaf;
+
+	memset(out, 0, sizeof(*out));
+	memset(&dev, 0, sizeof(dev));
+	memset(&own, 0, sizeof(own));
+	memset(&job, 0, sizeof(job));
+	out->status = ENROLL_FAILED;
+	snprintf(out->reason, sizeof(out->reason), "internal_error");
+	if (db == NULL)
+		goto out;
+	if (in->chain == NULL || sk_X509_num(in->chain) < 1) {
+		finish_refused(a, in, out, ENROLL_UNAUTHENTICATED,
+		    ra_reason_name(RA_NO_CLIENT_CERT), NULL);
+		goto out;
+	}
+	leaf = sk_X509_value(in->chain, 0);
+	job.a = a;
+	job.in = in;
+	job.profile = in->profile;
+	job.csr = in->csr;
+	if (key_sha256(X509_REQ_get0_pubkey(in->csr), job.spki) != 0) {
+		finish_refused(a, in, out, ENROLL_BAD_REQUEST,
+		    ra_reason_name(RA_MALFORMED_REQUEST), NULL);
+		goto out;
+	}
+	if (in->kind != ENROLL_FIRST) {
+		r = find_own_cert(db, leaf, &own);
+		if (r != DB_OK && r != DB_NOTFOUND)
+			goto out;
+		is_own = r == DB_OK;
+	}
+	if (in->kind == ENROLL_RE || is_own) {
+		struct ra_reenroll_facts f;
+
+		if (is_own) {
+			if ((r = db_device_get_by_id(db, own.device_id, &dev)) ==
+			    DB_OK)
+				have_dev = 1;
+			else if (r != DB_NOTFOUND)
+				goto out;
+		}
+		memset(&f, 0, sizeof(f));
+		f.chain = in->chain;
+		f.own_store = a->own_store;
+		f.now = in->now;
+		f.csr = in->csr;
+		f.device = have_dev ? &dev : NULL;
+		f.cert_known = is_own;
+		f.cert_revoked = is_own && own.revoked;
+		f.profile = in->profile;
+		rr = ra_decide_reenroll(&f);
+		job.old_cert_id = is_own ? own.id : 0;
+		job.idevid_key = NULL;
+	} else {
+		struct ra_enroll_facts f;
+		int has_key = 0;
+
+		if ((r = find_by_idevid(db, leaf, &dev)) == DB_OK)
+			have_dev = 1;
+		else if (r != DB_NOTFOUND)
+			goto out;
+		if (have_dev) {
+			r = db_device_key_get(db, dev.id, "0", &slot0,
+			    &slot0_len);
+			if (r != DB_OK && r != DB_NOTFOUND)
+				goto out;
+			r = db_cert_device_has_key(db, dev.id, job.spki,
+			    (int64_t)in->now);
+			if (r != DB_EXISTS && r != DB_NOTFOUND)
+				goto out;
+			has_key = r == DB_EXISTS;
+		}
+		memset(&f, 0, sizeof(f));
+		f.chain = in->chain;
+		f.mfg_store = ra_trust_manufacturer_store(es->trust);
+		f.now = in->now;
+		f.csr = in->csr;
+		f.device = have_dev ? &dev : NULL;
+		f.slot0_spki = slot0;
+		f.slot0_len = slot0_len;
+		f.policy = &es->policy;
+		f.profile = in->profile;
+		if (in->kind == ENROLL_KEYGEN) {
+			/* The key will be ours and fresh: a request signed
+			 * with the IDevID key is fine here. */
+			kgprof = *in->profile;
+			kgprof.require_new_key = 0;
+			f.profile = &kgprof;
+		}
+		f.has_ldevid_same_key = has_key;
+		rr = ra_decide_enroll(&f);
+		job.idevid_key = X509_get0_pubkey(leaf);
+	}
+	if (rr != RA_APPROVE) {
+		finish_refused(a, in, out, status_of(rr, in->kind),
+		    ra_reason_name(rr), have_dev ? dev.uid : NULL);
+		goto out;
+	}
+	job.device_id = dev.id;
+	if (in->kind == ENROLL_KEYGEN) {
+		if ((out->key = keygen_for(in->profile)) == NULL ||
+		    (job.csr = request_for_key(in->csr, out->key)) == NULL)
+			goto out;
+		if (key_sha256(out->key, job.spki) != 0)
+			goto out;
+	}
+	if (cq_run(es->cq, issue_apply, &job) != 0) {
+		log_err("est: %s for %s: not committed", kind_names[in->kind],
+		    dev.uid);
+		goto out;
+	}
+	out->status = job.status;
+	snprintf(out->reason, sizeof(out->reason), "%s", job.reason);
+	if (job.status == ENROLL_OK) {
+		out->cert = job.cert;
+		job.cert = NULL;
+		atomic_fetch_add(&a->m.issued, 1);
+	} else if (job.status == ENROLL_REFUSED) {
+		atomic_fetch_add(&a->m.refused, 1);
+	}
+out:
+	if (out->status != ENROLL_OK) {
+		EVP_PKEY_free(out->key);
+		out->key = NULL;
+	}
+	X509_free(job.cert);
+	if (job.csr != in->csr)
+		X509_REQ_free(job.csr);
+	free(slot0);
+	db_device_clear(&dev);
+	db_cert_clear(&own);
+	return;
+}

@@ -1,0 +1,241 @@
+/*
+ * h_est.c - EST (RFC 7030) over HTTPS: /.well-known/est[/<label>]/<op>.
+ *
+ * The handler settles what is HTTP (path, label, method, media type,
+ * body encoding) and leaves the enrollment itself to server/enroll.c.
+ * Status codes: no or untrusted client certificate 401, RA refusal 403
+ * with the reason code as a one-line text body, malformed body 400, wrong
+ * media type 415 (the 413 for an oversized body comes from http.c);
+ * nothing a client sends gives a 5xx.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/x509.h>
+
+#include "ca/profile.h"
+#include "server/app.h"
+#include "server/enroll.h"
+#include "server/handlers.h"
+#include "server/http.h"
+#include "server/proto/est.h"
+
+/* RFC 2046 bchars without '-'-free worries: base64 never holds '-'. */
+#define EST_BOUNDARY "fleetca-est-keygen-boundary"
+#define EST_CT_KEYGEN "multipart/mixed; boundary=" EST_BOUNDARY
+
+/* 1 if the Content-Type value names media type mt (parameters allowed). */
+static int
+ctype_is(const char *v, const char *mt)
+{
+	size_t n = strlen(mt);
+
+	if (v == NULL)
+		return 0;
+	while (*v == ' ' || *v == '\t')
+		v++;
+	if (strncasecmp(v, mt, n) != 0)
+		return 0;
+	v += n;
+	return *v == '\0' || *v == ';' || *v == ' ' || *v == '\t';
+}
+
+static void
+copy_body(struct http_resp *resp, int status, const char *ctype,
+    const char *body, size_t len)
+{
+	unsigned char *b = malloc(len > 0 ? len : 1);
+
+	if (b == NULL) {
+		http_resp_text(resp, 503, "out of memory");
+		return;
+	}
+	memcpy(b, body, len);
+	http_resp_body(resp, status, ctype, b, len);
+}
+
+/* The serverkeygen body holds a private key: wiped before it is freed. */
+struct secret_body {
+	char *p;
+	size_t len;
+};
+
+static void
+secret_body_free(void *arg)
+{
+	struct secret_body *s = arg;
+
+	est_secret_free(s->p, s->len);
+	free(s);
+}
+
+static void
+answer_enroll(struct http_resp *resp, struct enroll_out *o)
+{
+	char *body = NULL, ctype[128];
+	size_t len = 0;
+	enum est_err e;
+
+	switch (o->status) {
+	case ENROLL_OK:
+		break;
+	case ENROLL_UNAUTHENTICATED:
+		http_resp_text(resp, 401, "%s", o->reason);
+		return;
+	case ENROLL_REFUSED:
+		http_resp_text(resp, 403, "%s", o->reason);
+		return;
+	case ENROLL_BAD_REQUEST:
+		http_resp_text(resp, 400, "%s", o->reason);
+		return;
+	default:
+		http_resp_text(resp, 500, "internal error");
+		return;
+	}
+	if (o->key != NULL) {
+		struct secret_body *s = malloc(sizeof(*s));
+
+		if (s == NULL || (e = est_serverkeygen_encode(o->key, o->cert,
+		    EST_BOUNDARY, &body, &len, ctype, sizeof(ctype))) !=
+		    EST_OK) {
+			free(s);
+			http_resp_text(resp, 500, "cannot encode the answer");
+			return;
+		}
+		s->p = body;
+		s->len = len;
+		resp->status = 200;
+		resp->content_type = EST_CT_KEYGEN;
+		resp->body = (unsigned char *)body;
+		resp->len = len;
+		resp->free_fn = secret_body_free;
+		resp->free_arg = s;
+		return;
+	}
+	if (est_cert_encode(o->cert, &body, &len) != EST_OK) {
+		http_resp_text(resp, 500, "cannot encode the certificate");
+		return;
+	}
+	http_resp_body(resp, 200, EST_CT_CERTS_ONLY, (unsigned char *)body,
+	    len);
+	http_resp_header(resp, "Content-Transfer-Encoding", "base64");
+}
+
+static void
+do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
+    enum est_op op, const struct ca_profile *prof)
+{
+	struct enroll_in in;
+	struct enroll_out out;
+	STACK_OF(X509) *chain = NULL;
+	X509_REQ *csr = NULL;
+	enum est_err e;
+	const char *opn = est_op_name(op);
+
+	memset(&out, 0, sizeof(out));
+	chain = http_req_peer_chain(req);
+	if (!ctype_is(req->content_type, EST_CT_PKCS10)) {
+		enroll_audit_refusal(a, opn, req->peer, "unsupported_media_type",
+		    chain);
+		http_resp_text(resp, 415, "unsupported_media_type: expected "
+		    EST_CT_PKCS10);
+		goto out;
+	}
+	if ((e = est_csr_decode((const char *)req->body, req->body_len,
+	    &csr)) != EST_OK) {
+		if (e == EST_ERR_INTERNAL) {
+			http_resp_text(resp, 500, "internal error");
+			goto out;
+		}
+		enroll_audit_refusal(a, opn, req->peer, "malformed_request",
+		    chain);
+		http_resp_text(resp, e == EST_ERR_TOO_LARGE ? 413 : 400,
+		    "malformed_request: %s", est_err_str(e));
+		goto out;
+	}
+	memset(&in, 0, sizeof(in));
+	in.kind = op == EST_OP_SIMPLEENROLL ? ENROLL_FIRST :
+	    op == EST_OP_SIMPLEREENROLL ? ENROLL_RE : ENROLL_KEYGEN;
+	in.chain = chain;
+	in.csr = csr;
+	in.profile = prof;
+	in.peer = req->peer;
+	in.now = time(NULL);
+	enroll_run(a, &in, &out);
+	answer_enroll(resp, &out);
+out:
+	enroll_out_clear(&out);
+	X509_REQ_free(csr);
+	sk_X509_pop_free(chain, X509_free);
+}
+
+void
+h_est(void *app, struct http_req *req, struct http_resp *resp)
+{
+	struct app *a = app;
+	struct enroll_state *es = a->enroll;
+	const struct ca_profile *prof;
+	char label[EST_LABEL_MAX + 2];
+	enum est_op op;
+
+	atomic_fetch_add(&a->m.requests, 1);
+	if (!est_path_parse(req->path, strlen(req->path), label,
+	    sizeof(label), &op)) {
+		http_resp_text(resp, 404, "no such EST resource");
+		return;
+	}
+	prof = ca_profiles_find(a->profiles, label[0] ? label :
+	    es->policy.default_profile);
+	if (prof == NULL) {
+		http_resp_text(resp, 404, "unknown EST label \"%s\"", label);
+		return;
+	}
+	if (op == EST_OP_CACERTS || op == EST_OP_CSRATTRS) {
+		if (!(req->method & (HTTP_M_GET | HTTP_M_HEAD))) {
+			http_resp_text(resp, 405, "use GET for %s",
+			    est_op_name(op));
+			http_resp_header(resp, "Allow", "GET, HEAD");
+			return;
+		}
+		if (op == EST_OP_CACERTS) {
+			copy_body(resp, 200, EST_CT_CACERTS, es->cacerts,
+			    es->cacerts_len);
+			http_resp_header(resp, "Content-Transfer-Encoding",
+			    "base64");
+			return;
+		}
+		for (size_t i = 0; i < es->nprofiles; i++) {
+			if (ca_profiles_get(a->profiles, i) != prof)
+				continue;
+			if (es->csrattrs[i] == NULL) {
+				resp->status = 204;
+				return;
+			}
+			copy_body(resp, 200, EST_CT_CSRATTRS, es->csrattrs[i],
+			    es->csrattrs_len[i]);
+			http_resp_header(resp, "Content-Transfer-Encoding",
+			    "base64");
+			return;
+		}
+		resp->status = 204;
+		return;
+	}
+	if (req->method != HTTP_M_POST) {
+		http_resp_text(resp, 405, "use POST for %s", est_op_name(op));
+		http_resp_header(resp, "Allow", "POST");
+		return;
+	}
+	if (op == EST_OP_SERVERKEYGEN && !prof->allow_serverkeygen) {
+		STACK_OF(X509) *chain = http_req_peer_chain(req);
+
+		enroll_audit_refusal(a, "serverkeygen", req->peer,
+		    "serverkeygen_not_allowed", chain);
+		sk_X509_pop_free(chain, X509_free);
+		http_resp_text(resp, 403, "serverkeygen_not_allowed");
+		return;
+	}
+	do_enroll(a, req, resp, op, prof);
+}
