@@ -15,7 +15,7 @@ static const char usage_text[] =
 "  init     --dir DIR [--name NAME] [--key-type p256|p384|rsa3072|ed25519]\n"
 "           [--hostname HOST] [--http-port N] [--https-port N]\n"
 "  serve    --dir DIR\n"
-"  demo     [--dir DIR] [--devices N] [--serve-seconds N]\n"
+"  demo     [--dir DIR] [--devices N] [--serve]\n"
 "  trust    add --dir DIR (--manufacturer FILE | --manifest-signer FILE)\n"
 "           | list --dir DIR\n"
 "  manifest import --dir DIR FILE\n"
