@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/resource.h>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -220,6 +221,18 @@ run(void *arg)
 	return NULL;
 }
 
+/* This process's CPU time (user + system) in seconds. */
+static double
+self_cpu(void)
+{
+	struct rusage ru;
+
+	if (getrusage(RUSAGE_SELF, &ru) != 0)
+		return 0;
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -236,7 +249,7 @@ main(int argc, char *argv[])
 	struct device *devs;
 	struct worker *w;
 	size_t ndev, total = 0, ok = 0, failed = 0, k = 0;
-	double t0, t1, *all;
+	double t0, t1, c0, c1, *all;
 	long long cpu0 = -1, cpu1 = -1;
 	FILE *f;
 
@@ -315,6 +328,7 @@ main(int argc, char *argv[])
 	}
 	if (pid > 0)
 		cpu0 = proc_cpu(pid);
+	c0 = self_cpu();
 	t0 = now_ms();
 	for (long t = 0; t < threads; t++)
 		if (pthread_create(&w[t].tid, NULL, run, &w[t]) != 0) {
@@ -324,6 +338,7 @@ main(int argc, char *argv[])
 	for (long t = 0; t < threads; t++)
 		pthread_join(w[t].tid, NULL);
 	t1 = now_ms();
+	c1 = self_cpu();
 	if (pid > 0)
 		cpu1 = proc_cpu(pid);
 	for (long t = 0; t < threads; t++) {
@@ -352,6 +367,9 @@ main(int argc, char *argv[])
 		    (double)(cpu1 - cpu0) / tick,
 		    (double)(cpu1 - cpu0) / tick * 1e6 / (double)ok);
 	}
+	if (ok > 0)
+		printf("client CPU %.2f s total, %.1f us per enrollment\n",
+		    c1 - c0, (c1 - c0) * 1e6 / (double)ok);
 	for (long t = 0; t < threads; t++)
 		if (w[t].failed > 0) {
 			printf("last error (thread %ld): %s\n", t,

@@ -113,8 +113,9 @@ openssl ocsp -index "$W/c/index.txt" -port "$P3" \
 	-CA "$W/d/certs/issuing_ca.pem" -multi 2 -nmin 60 >"$W/openssl.log" 2>&1 &
 OPID=$!
 i=0
-until curl -s -o /dev/null -X POST --data-binary @/dev/null \
-    "http://127.0.0.1:$P3/"; do
+head -n 1 "$W/c/reqs.hex" | xxd -r -p >"$W/one.der"
+until curl -s -m 2 -o /dev/null -X POST --data-binary "@$W/one.der" \
+    -H 'Content-Type: application/ocsp-request' "http://127.0.0.1:$P3/"; do
 	i=$((i + 1)); [ $i -lt 200 ] || { cat "$W/openssl.log"; exit 1; }
 	sleep 0.05
 done

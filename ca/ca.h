@@ -155,6 +155,49 @@ enum ca_err ca_issue_commit(struct ca_signer *s, struct db *db,
     const struct ca_profile *prof, const struct ca_issue_req *req,
     X509 **out, int64_t *cert_id);
 
+/*
+ * ca_issue() in two steps, so the costly part (checks, building, signing)
+ * runs in the caller's thread and only the short insert in the writer's
+ * transaction:
+ *
+ * ca_issue_prepare does every check of ca_issue(), except the CSR
+ * signature when csr_verified is 1 (the caller verified this very csr
+ * already, as the RA does; key type/size and reuse are still checked), draws a serial (no store look-up: the insert
+ * settles uniqueness) and builds and signs the certificate.  No store
+ * access.  req is copied, but what it points to (csr, uid, owner,
+ * idevid_key) is borrowed and must outlive the prepared certificate.  On
+ * CA_OK *out is new (ca_prepared_free); otherwise *out is NULL.
+ *
+ * The certificate carries the request's SubjectPublicKeyInfo bytes when
+ * they are canonical (uncompressed named-curve EC, Ed25519); it then has
+ * no decoded public key cached, so X509_get0_pubkey() on it returns NULL:
+ * use the request's key.
+ *
+ * ca_issue_record inserts the row in the CALLER's open transaction (same
+ * contract as ca_issue: commit before handing the certificate out).  If
+ * the serial is taken it signs again under a new serial, so the
+ * certificate may change: take it only after a successful record.  May be
+ * called again after a rollback.
+ */
+struct ca_prepared;
+enum ca_err ca_issue_prepare(struct ca_signer *s,
+    const struct ca_profile *prof, const struct ca_issue_req *req,
+    int csr_verified, struct ca_prepared **out);
+enum ca_err ca_issue_record(struct ca_prepared *p, struct db *db,
+    int64_t *cert_id);
+/* The certificate as signed so far (borrowed), or NULL once taken. */
+X509 *ca_prepared_cert(const struct ca_prepared *p);
+/* Hands the certificate to the caller (X509_free); NULL if taken. */
+X509 *ca_prepared_take(struct ca_prepared *p);
+void ca_prepared_free(struct ca_prepared *p);
+
+/*
+ * SHA-256 of the CSR's SubjectPublicKeyInfo as OpenSSL encodes the key
+ * (the value db_cert.spki_sha256 holds), without an encoder round trip
+ * when the request's bytes are already canonical.  0, or -1.
+ */
+int ca_csr_spki_sha256(X509_REQ *csr, unsigned char md[32]);
+
 /* Maximum DER size of a CSR accepted by ca_csr_from_der(). */
 #define CA_CSR_MAX 65536
 

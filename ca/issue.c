@@ -333,7 +333,8 @@ key_allowed(const struct ca_profile *prof, EVP_PKEY *key)
 
 /* The checks of the request itself, cheapest first. */
 static enum ca_err
-check_request(const struct ca_profile *prof, const struct ca_issue_req *req)
+check_request(const struct ca_profile *prof, const struct ca_issue_req *req,
+    int csr_verified)
 {
 	EVP_PKEY *pub;
 	enum ca_err e;
@@ -346,8 +347,9 @@ check_request(const struct ca_profile *prof, const struct ca_issue_req *req)
 	    EVP_PKEY_get_bits(pub) > CA_RSA_MAX_BITS)
 		return CA_ERR_KEY_NOT_ALLOWED;
 	/* X509_REQ_verify returns 1 only for a good signature; 0 and -1
-	 * are both refusals. */
-	if (X509_REQ_verify(req->csr, pub) != 1) {
+	 * are both refusals.  Skipped only when the caller verified this
+	 * very request already (ca.h: csr_verified). */
+	if (!csr_verified && X509_REQ_verify(req->csr, pub) != 1) {
 		ERR_clear_error();
 		return CA_ERR_BAD_SIGNATURE;
 	}
@@ -485,9 +487,77 @@ struct tbs {
 	X509_NAME *subject;		/* borrowed */
 	GENERAL_NAMES *san;		/* borrowed */
 	EVP_PKEY *pub;			/* borrowed, from the CSR */
+	X509_PUBKEY *spki;		/* borrowed, from the CSR; non-NULL
+					 * when its bytes can be carried over
+					 * as they are (canonical_spki) */
 	time_t nb, na;
 	unsigned char serial[CA_SERIAL_LEN];
 };
+
+/*
+ * The request's SubjectPublicKeyInfo when it is already in the encoding
+ * OpenSSL writes for that key: an EC key on a named curve with an
+ * uncompressed point (X9.62 form 0x04), or Ed25519 (RFC 8410: no
+ * parameters, 32 octets).  Such bytes go into the certificate and the
+ * SPKI hash as they are, with no encoder/decoder round trip (OpenSSL 3.0's
+ * are slow and lock-heavy); any other key takes the general path, so the
+ * hashes stay comparable with the stored ones.  NULL otherwise.
+ */
+static X509_PUBKEY *
+canonical_spki(X509_REQ *csr)
+{
+	X509_PUBKEY *xp = X509_REQ_get_X509_PUBKEY(csr);
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *pk = NULL;
+	const void *pval = NULL;
+	X509_ALGOR *a = NULL;
+	int pklen = 0, ptype = V_ASN1_UNDEF;
+
+	if (xp == NULL || X509_PUBKEY_get0_param(&alg, &pk, &pklen, &a, xp) !=
+	    1 || a == NULL || pk == NULL)
+		return NULL;
+	X509_ALGOR_get0(NULL, &ptype, &pval, a);
+	switch (OBJ_obj2nid(alg)) {
+	case NID_X9_62_id_ecPublicKey:
+		return ptype == V_ASN1_OBJECT && pklen > 1 && pk[0] == 0x04 ?
+		    xp : NULL;
+	case NID_ED25519:
+		return ptype == V_ASN1_UNDEF && pklen == 32 ? xp : NULL;
+	default:
+		return NULL;
+	}
+}
+
+/* Puts src's algorithm and key bits into x's (fresh) SubjectPublicKeyInfo.
+ * The certificate then has no decoded EVP_PKEY cached: X509_get0_pubkey()
+ * on it returns NULL (callers use the request's key). */
+static int
+copy_spki(X509 *x, X509_PUBKEY *src)
+{
+	X509_PUBKEY *dst = X509_get_X509_PUBKEY(x);
+	ASN1_OBJECT *alg = NULL;
+	const unsigned char *pk = NULL;
+	X509_ALGOR *sa = NULL, *da = NULL;
+	unsigned char *copy;
+	int pklen = 0;
+
+	if (dst == NULL || X509_PUBKEY_get0_param(&alg, &pk, &pklen, &sa,
+	    src) != 1 || pklen <= 0)
+		return -1;
+	if ((copy = OPENSSL_memdup(pk, (size_t)pklen)) == NULL)
+		return -1;
+	/* set0 takes copy; the algorithm is then copied whole (OID and
+	 * parameters) over what set0 wrote. */
+	if (X509_PUBKEY_set0_param(dst, OBJ_nid2obj(OBJ_obj2nid(alg)),
+	    V_ASN1_UNDEF, NULL, copy, pklen) != 1) {
+		OPENSSL_free(copy);
+		return -1;
+	}
+	if (X509_PUBKEY_get0_param(NULL, NULL, NULL, &da, dst) != 1 ||
+	    da == NULL || X509_ALGOR_copy(da, sa) != 1)
+		return -1;
+	return 0;
+}
 
 /* Builds and signs the certificate; NULL on failure (logged). */
 static X509 *
@@ -504,7 +574,8 @@ build_cert(const struct ca_signer *s, const struct ca_profile *prof,
 	    X509_set_issuer_name(x, X509_get_subject_name(s->cert)) != 1 ||
 	    X509_set_subject_name(x, t->subject) != 1 ||
 	    ca_x509_set_validity(x, t->nb, t->na) != 0 ||
-	    X509_set_pubkey(x, t->pub) != 1)
+	    (t->spki != NULL ? copy_spki(x, t->spki) != 0 :
+	    X509_set_pubkey(x, t->pub) != 1))
 		goto out;
 	if (ca_x509_add_bc(x, 0, -1) != 0 ||
 	    ca_x509_add_ext(x, prof->ext_ku) != 0 ||
@@ -550,144 +621,261 @@ subject_line(X509_NAME *n, char *out, size_t outlen)
 	BIO_free(b);
 }
 
+static int
+sha256_of(const unsigned char *p, size_t n, unsigned char md[DB_HASH_LEN])
+{
+	unsigned int mdl = 0;
+
+	if (EVP_Digest(p, n, md, &mdl, EVP_sha256(), NULL) != 1 ||
+	    mdl != DB_HASH_LEN) {
+		log_openssl("SHA-256");
+		return -1;
+	}
+	return 0;
+}
+
 /* SHA-256 of the key's SubjectPublicKeyInfo DER, so the RA can tell a
  * new key from a reused one without parsing stored certificates. */
 static int
 spki_sha256(EVP_PKEY *pub, unsigned char md[DB_HASH_LEN])
 {
 	unsigned char *der = NULL;
-	unsigned int mdl = 0;
-	int n, ok;
+	int n, rc;
 
 	if ((n = i2d_PUBKEY(pub, &der)) <= 0) {
 		log_openssl("i2d_PUBKEY");
 		return -1;
 	}
-	ok = EVP_Digest(der, (size_t)n, md, &mdl, EVP_sha256(), NULL) == 1;
+	rc = sha256_of(der, (size_t)n, md);
 	OPENSSL_free(der);
-	if (!ok)
-		log_openssl("SHA-256");
-	return ok ? 0 : -1;
+	return rc;
 }
 
-/* Signs with a fresh serial and inserts the row; *again set when the
- * serial lost a race and the caller should draw once more. */
-static enum ca_err
-sign_and_store(struct ca_signer *s, struct db *db,
-    const struct ca_profile *prof, const struct ca_issue_req *req,
-    struct tbs *t, X509 **out, int64_t *cert_id, int *again)
+int
+ca_csr_spki_sha256(X509_REQ *csr, unsigned char md[DB_HASH_LEN])
 {
-	struct db_cert row;
+	X509_PUBKEY *xp;
+	EVP_PKEY *pub;
 	unsigned char *der = NULL;
-	X509 *x = NULL;
-	int len, rc;
-	enum ca_err e = CA_ERR_INTERNAL;
+	int n, rc;
 
-	*again = 0;
-	if (ca_serial_draw_unique(db, t->serial) != 0)
-		return CA_ERR_STORE;
-	if ((x = build_cert(s, prof, t)) == NULL)
-		goto out;
+	if (csr == NULL)
+		return -1;
+	/* Canonical bytes hash as they are: what i2d_PUBKEY would give. */
+	if ((xp = canonical_spki(csr)) != NULL) {
+		if ((n = i2d_X509_PUBKEY(xp, &der)) <= 0)
+			return -1;
+		rc = sha256_of(der, (size_t)n, md);
+		OPENSSL_free(der);
+		return rc;
+	}
+	if ((pub = X509_REQ_get0_pubkey(csr)) == NULL) {
+		ERR_clear_error();
+		return -1;
+	}
+	return spki_sha256(pub, md);
+}
+
+/* A signed certificate not yet in the store (see ca.h). */
+struct ca_prepared {
+	struct ca_signer *s;			/* borrowed */
+	const struct ca_profile *prof;		/* borrowed */
+	struct ca_issue_req req;		/* copy; csr etc. borrowed */
+	X509_NAME *subject;			/* owned */
+	GENERAL_NAMES *san;			/* owned */
+	struct tbs t;				/* borrows the above */
+	X509 *cert;				/* owned; NULL once taken */
+	struct db_cert row;			/* row.der owned (OPENSSL_free) */
+};
+
+/* Draws a serial (no store look-up: the insert settles uniqueness) and
+ * builds, signs and encodes the certificate and its row. */
+static enum ca_err
+prepared_sign(struct ca_prepared *p)
+{
+	unsigned char *der = NULL;
+	X509 *x;
+	int len;
+
+	X509_free(p->cert);
+	p->cert = NULL;
+	OPENSSL_free(p->row.der);
+	p->row.der = NULL;
+	if (ca_serial_draw(p->t.serial) != 0)
+		return CA_ERR_INTERNAL;
+	if ((x = build_cert(p->s, p->prof, &p->t)) == NULL)
+		return CA_ERR_INTERNAL;
 	if ((len = i2d_X509(x, &der)) <= 0) {
 		log_openssl("i2d_X509");
-		goto out;
+		X509_free(x);
+		return CA_ERR_INTERNAL;
 	}
-	memset(&row, 0, sizeof(row));
-	row.ca_id = s->ca_id;
-	memcpy(row.serial, t->serial, sizeof(t->serial));
-	row.serial_len = sizeof(t->serial);
-	row.device_id = req->device_id;
-	snprintf(row.profile, sizeof(row.profile), "%s", prof->name);
-	subject_line(t->subject, row.subject, sizeof(row.subject));
-	row.not_before = t->nb;
-	row.not_after = t->na;
-	row.issued_at = ca_now();
-	row.der = der;
-	row.der_len = (size_t)len;
-	if (spki_sha256(t->pub, row.spki_sha256) != 0)
-		goto out;
-	rc = db_cert_insert(db, &row, cert_id);
-	if (rc == DB_EXISTS) {
-		*again = 1;
-		e = CA_ERR_STORE;
-		goto out;
+	p->cert = x;
+	memcpy(p->row.serial, p->t.serial, sizeof(p->t.serial));
+	p->row.serial_len = sizeof(p->t.serial);
+	p->row.der = der;
+	p->row.der_len = (size_t)len;
+	return CA_OK;
+}
+
+void
+ca_prepared_free(struct ca_prepared *p)
+{
+	if (p == NULL)
+		return;
+	X509_NAME_free(p->subject);
+	GENERAL_NAMES_free(p->san);
+	X509_free(p->cert);
+	OPENSSL_free(p->row.der);
+	free(p);
+}
+
+X509 *
+ca_prepared_cert(const struct ca_prepared *p)
+{
+	return p != NULL ? p->cert : NULL;
+}
+
+X509 *
+ca_prepared_take(struct ca_prepared *p)
+{
+	X509 *x;
+
+	if (p == NULL)
+		return NULL;
+	x = p->cert;
+	p->cert = NULL;
+	return x;
+}
+
+enum ca_err
+ca_issue_prepare(struct ca_signer *s, const struct ca_profile *prof,
+    const struct ca_issue_req *req, int csr_verified,
+    struct ca_prepared **out)
+{
+	struct ca_prepared *p;
+	time_t now;
+	enum ca_err e;
+
+	if (out == NULL)
+		return CA_ERR_INTERNAL;
+	*out = NULL;
+	if (s == NULL || req == NULL)
+		return CA_ERR_INTERNAL;
+	if (prof == NULL)
+		return CA_ERR_PROFILE_UNKNOWN;
+	if (req->csr == NULL)
+		return CA_ERR_MALFORMED;
+	if ((e = check_request(prof, req, csr_verified)) != CA_OK) {
+		log_info("issue: uid %s refused: %s", value_ok(req->uid, 1) ?
+		    req->uid : "?", ca_err_name(e));
+		return e;
+	}
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return CA_ERR_INTERNAL;
+	p->s = s;
+	p->prof = prof;
+	p->req = *req;
+	if ((e = build_names(prof, req, &p->subject, &p->san)) != CA_OK)
+		goto fail;
+	p->t.subject = p->subject;
+	p->t.san = p->san;
+	p->t.pub = X509_REQ_get0_pubkey(req->csr);
+	p->t.spki = canonical_spki(req->csr);
+	now = ca_now();
+	if (now >= s->not_after) {
+		log_err("issue: CA %s has expired", s->name);
+		e = CA_ERR_INTERNAL;
+		goto fail;
+	}
+	/* Backdate a little for device clocks, never before the CA itself;
+	 * never outlive the CA (RFC 5280 6.1.3 would fail the chain). */
+	p->t.nb = now - BACKDATE_SECONDS;
+	if (p->t.nb < s->not_before)
+		p->t.nb = s->not_before;
+	p->t.na = now + (time_t)prof->validity_days * 86400;
+	if (p->t.na > s->not_after)
+		p->t.na = s->not_after;
+	p->row.ca_id = s->ca_id;
+	p->row.device_id = req->device_id;
+	snprintf(p->row.profile, sizeof(p->row.profile), "%s", prof->name);
+	subject_line(p->subject, p->row.subject, sizeof(p->row.subject));
+	p->row.not_before = p->t.nb;
+	p->row.not_after = p->t.na;
+	if ((e = ca_csr_spki_sha256(req->csr, p->row.spki_sha256) != 0 ?
+	    CA_ERR_INTERNAL : CA_OK) != CA_OK)
+		goto fail;
+	if ((e = prepared_sign(p)) != CA_OK)
+		goto fail;
+	*out = p;
+	return CA_OK;
+fail:
+	ca_prepared_free(p);
+	return e;
+}
+
+enum ca_err
+ca_issue_record(struct ca_prepared *p, struct db *db, int64_t *cert_id)
+{
+	enum ca_err e;
+	int rc = DB_EXISTS;
+
+	if (p == NULL || db == NULL || p->cert == NULL)
+		return CA_ERR_INTERNAL;
+	for (int i = 0; i < ISSUE_TRIES; i++) {
+		if (i > 0) {
+			log_warn("issue: serial taken at insert, drawing "
+			    "again");
+			if ((e = prepared_sign(p)) != CA_OK)
+				return e;
+		}
+		p->row.issued_at = ca_now();
+		if ((rc = db_cert_insert(db, &p->row, cert_id)) != DB_EXISTS)
+			break;
 	}
 	if (rc != DB_OK) {
-		log_err("issue: storing certificate: %s", db_errmsg(db));
-		e = CA_ERR_STORE;
-		goto out;
+		if (rc != DB_EXISTS)
+			log_err("issue: storing certificate: %s",
+			    db_errmsg(db));
+		return CA_ERR_STORE;
 	}
-	*out = x;
-	x = NULL;	/* the caller's now */
-	e = CA_OK;
-out:
-	OPENSSL_free(der);
-	X509_free(x);
-	return e;
+	if (log_get_level() >= LOG_LVL_INFO) {
+		char hex[2 * CA_SERIAL_LEN + 1];
+
+		for (size_t i = 0; i < CA_SERIAL_LEN; i++)
+			snprintf(hex + 2 * i, 3, "%02x", p->t.serial[i]);
+		log_info("issued serial %s profile %s uid %s device %lld",
+		    hex, p->prof->name, p->req.uid,
+		    (long long)p->req.device_id);
+	}
+	return CA_OK;
 }
 
 enum ca_err
 ca_issue(struct ca_signer *s, struct db *db, const struct ca_profile *prof,
     const struct ca_issue_req *req, X509 **out, int64_t *cert_id)
 {
-	struct tbs t;
-	X509_NAME *subject = NULL;
-	GENERAL_NAMES *san = NULL;
-	time_t now;
+	struct ca_prepared *p = NULL;
 	enum ca_err e;
-	int again = 0;
 
 	if (out == NULL)
 		return CA_ERR_INTERNAL;
 	*out = NULL;
 	if (s == NULL || db == NULL || req == NULL)
 		return CA_ERR_INTERNAL;
-	if (prof == NULL)
-		return CA_ERR_PROFILE_UNKNOWN;
-	if (req->csr == NULL)
-		return CA_ERR_MALFORMED;
-	if ((e = check_request(prof, req)) != CA_OK) {
-		log_info("issue: uid %s refused: %s", value_ok(req->uid, 1) ?
-		    req->uid : "?", ca_err_name(e));
+	/* The one-call form checks everything itself and hands back a
+	 * certificate with its public key decoded (the general path). */
+	if ((e = ca_issue_prepare(s, prof, req, 0, &p)) != CA_OK)
 		return e;
+	if (p->t.spki != NULL) {
+		p->t.spki = NULL;
+		if ((e = prepared_sign(p)) != CA_OK)
+			goto out;
 	}
-	if ((e = build_names(prof, req, &subject, &san)) != CA_OK)
-		return e;
-	memset(&t, 0, sizeof(t));
-	t.subject = subject;
-	t.san = san;
-	t.pub = X509_REQ_get0_pubkey(req->csr);
-	now = ca_now();
-	if (now >= s->not_after) {
-		log_err("issue: CA %s has expired", s->name);
-		e = CA_ERR_INTERNAL;
-		goto out;
-	}
-	/* Backdate a little for device clocks, never before the CA itself;
-	 * never outlive the CA (RFC 5280 6.1.3 would fail the chain). */
-	t.nb = now - BACKDATE_SECONDS;
-	if (t.nb < s->not_before)
-		t.nb = s->not_before;
-	t.na = now + (time_t)prof->validity_days * 86400;
-	if (t.na > s->not_after)
-		t.na = s->not_after;
-	for (int i = 0; i < ISSUE_TRIES; i++) {
-		e = sign_and_store(s, db, prof, req, &t, out, cert_id, &again);
-		if (!again)
-			break;
-		log_warn("issue: serial taken at insert, drawing again");
-	}
-	if (e == CA_OK) {
-		char hex[2 * CA_SERIAL_LEN + 1];
-
-		for (size_t i = 0; i < CA_SERIAL_LEN; i++)
-			snprintf(hex + 2 * i, 3, "%02x", t.serial[i]);
-		log_info("issued serial %s profile %s uid %s device %lld", hex,
-		    prof->name, req->uid, (long long)req->device_id);
-	}
+	if ((e = ca_issue_record(p, db, cert_id)) == CA_OK)
+		*out = ca_prepared_take(p);
 out:
-	X509_NAME_free(subject);
-	GENERAL_NAMES_free(san);
+	ca_prepared_free(p);
 	return e;
 }
 

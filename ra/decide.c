@@ -156,12 +156,16 @@ ra_decide_enroll(const struct ra_enroll_facts *f)
 	if (f->chain == NULL || sk_X509_num(f->chain) < 1)
 		return RA_NO_CLIENT_CERT;
 	leaf = sk_X509_value(f->chain, 0);
-	if (!ra_chain_verify(f->chain, f->mfg_store, f->now, 0))
+	if (!f->chain_verified &&
+	    !ra_chain_verify(f->chain, f->mfg_store, f->now, 0))
 		return RA_UNTRUSTED_CHAIN;
 	if (d == NULL)
 		return RA_UNKNOWN_DEVICE;
 	leaf_key = X509_get0_pubkey(leaf);
-	if (!key_equals_spki(leaf_key, f->slot0_spki, f->slot0_len))
+	if (f->leaf_spki != NULL ? f->slot0_spki == NULL ||
+	    f->leaf_spki_len != f->slot0_len ||
+	    memcmp(f->leaf_spki, f->slot0_spki, f->slot0_len) != 0 :
+	    !key_equals_spki(leaf_key, f->slot0_spki, f->slot0_len))
 		return RA_KEY_MISMATCH;
 	if ((n = i2d_X509(leaf, &der)) <= 0)
 		return RA_MALFORMED_REQUEST;
@@ -203,7 +207,8 @@ ra_decide_reenroll(const struct ra_reenroll_facts *f)
 		return RA_CERT_REVOKED;
 	if (X509_cmp_time(X509_get0_notAfter(leaf), (time_t *)&f->now) <= 0)
 		return RA_CERT_EXPIRED;
-	if (!ra_chain_verify(f->chain, f->own_store, f->now, 1))
+	if (!f->chain_verified &&
+	    !ra_chain_verify(f->chain, f->own_store, f->now, 1))
 		return RA_UNTRUSTED_CHAIN;
 	if (d == NULL)
 		return RA_UNKNOWN_DEVICE;

@@ -69,6 +69,14 @@ struct ra_enroll_facts {
 	const struct ra_policy *policy;
 	const struct ca_profile *profile;
 	int has_ldevid_same_key;	/* an unrevoked LDevID with this key */
+	/* Work the caller may have done once per connection (all optional,
+	 * zero means "not done"): chain_verified is 1 only when this very
+	 * chain verified against mfg_store at now (ra_chain_verify); leaf
+	 * _spki is the leaf key's SubjectPublicKeyInfo DER as i2d_PUBKEY
+	 * gives it (borrowed). */
+	int chain_verified;
+	const unsigned char *leaf_spki;
+	size_t leaf_spki_len;
 };
 
 /*
@@ -91,6 +99,9 @@ struct ra_reenroll_facts {
 	int cert_known;			/* LDevID is in our certificate table */
 	int cert_revoked;
 	const struct ca_profile *profile;
+	/* 1 only when this very chain verified against own_store at now
+	 * (ra_chain_verify with the client purpose); see ra_enroll_facts. */
+	int chain_verified;
 };
 
 /* Re-enrollment with the current LDevID (EST simplereenroll, CMP kur). */

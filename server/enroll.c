@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -32,6 +33,7 @@
 #define CRL_REASON_SUPERSEDED 4	/* RFC 5280 section 5.3.1 */
 #define CQ_MAX_BATCH 512
 #define SWEEP_IDLE_S 60
+#define ENROLL_PEER_REVERIFY_S 300	/* cached chain verdicts expire */
 
 static const char *const kind_names[] = {
 	[ENROLL_FIRST] = "simpleenroll",
@@ -210,6 +212,107 @@ idle_sweep(struct db *db, void *arg)
 	return rc;
 }
 
+/* ---- per-connection peer facts ------------------------------------------ */
+
+struct enroll_peer {
+	STACK_OF(X509) *chain;			/* owned */
+	unsigned char list_hash[32];		/* of the list as presented */
+	unsigned char leaf_sha256[DB_HASH_LEN];	/* of the leaf DER */
+	unsigned char *leaf_spki;		/* i2d_PUBKEY; OPENSSL_free */
+	size_t leaf_spki_len;
+	/* Positive chain verdicts, [0] manufacturer trust, [1] our own CAs
+	 * (client purpose); 0 = none cached. */
+	time_t verified_at[2];
+};
+
+struct enroll_peer *
+enroll_peer_new(STACK_OF(X509) *chain, const unsigned char list_hash[32])
+{
+	struct enroll_peer *p;
+	unsigned char *der = NULL;
+	int n;
+
+	if (chain == NULL || sk_X509_num(chain) < 1 ||
+	    (p = calloc(1, sizeof(*p))) == NULL) {
+		sk_X509_pop_free(chain, X509_free);
+		return NULL;
+	}
+	p->chain = chain;
+	memcpy(p->list_hash, list_hash, sizeof(p->list_hash));
+	if (cert_sha256(sk_X509_value(chain, 0), p->leaf_sha256) != 0)
+		goto fail;
+	/* A leaf whose key does not encode is kept without the cache (the
+	 * RA then compares the slow way and refuses as before). */
+	if ((n = i2d_PUBKEY(X509_get0_pubkey(sk_X509_value(chain, 0)),
+	    &der)) > 0) {
+		p->leaf_spki = der;
+		p->leaf_spki_len = (size_t)n;
+	}
+	ERR_clear_error();
+	return p;
+fail:
+	enroll_peer_free(p);
+	return NULL;
+}
+
+int
+enroll_peer_matches(const struct enroll_peer *p,
+    const unsigned char list_hash[32])
+{
+	return p != NULL && memcmp(p->list_hash, list_hash,
+	    sizeof(p->list_hash)) == 0;
+}
+
+STACK_OF(X509) *
+enroll_peer_chain(const struct enroll_peer *p)
+{
+	return p != NULL ? p->chain : NULL;
+}
+
+void
+enroll_peer_free(void *arg)
+{
+	struct enroll_peer *p = arg;
+
+	if (p == NULL)
+		return;
+	sk_X509_pop_free(p->chain, X509_free);
+	OPENSSL_free(p->leaf_spki);
+	free(p);
+}
+
+/*
+ * 1 when p's chain verifies against store at now: a cached positive
+ * verdict while it is young and every presented certificate is inside its
+ * validity, else verified afresh (and cached when good).  0 means "not
+ * shown here": the RA then verifies itself and names the reason.
+ */
+static int
+peer_verified(struct enroll_peer *p, X509_STORE *store, int own, time_t now)
+{
+	int i;
+
+	if (p == NULL || store == NULL)
+		return 0;
+	if (p->verified_at[own] != 0 && now >= p->verified_at[own] &&
+	    now - p->verified_at[own] < ENROLL_PEER_REVERIFY_S) {
+		for (i = 0; i < sk_X509_num(p->chain); i++) {
+			X509 *x = sk_X509_value(p->chain, i);
+
+			if (X509_cmp_time(X509_get0_notBefore(x), &now) >= 0 ||
+			    X509_cmp_time(X509_get0_notAfter(x), &now) <= 0)
+				break;
+		}
+		if (i == sk_X509_num(p->chain))
+			return 1;
+	}
+	p->verified_at[own] = 0;
+	if (!ra_chain_verify(p->chain, store, now, own))
+		return 0;
+	p->verified_at[own] = now;
+	return 1;
+}
+
 /* ---- state ------------------------------------------------------------ */
 
 static int
@@ -362,18 +465,27 @@ enroll_audit_refusal(struct app *a, const char *op, const char *peer,
 	audit_refusal(a, op, peer, reason, subj, NULL);
 }
 
-/* Issuing, run by the committer; re-runnable. */
+/*
+ * Issuing, run by the committer; re-runnable.  The certificate was built
+ * and signed by the worker (prep, for the device's uid and owner as read
+ * then); the committer only records it.  Should the owner have changed in
+ * between, the committer issues afresh with ca_issue (rare).
+ */
 struct issue_job {
 	struct app *a;
 	const struct enroll_in *in;
 	const struct ca_profile *profile;
-	X509_REQ *csr;			/* what ca_issue signs from */
+	X509_REQ *csr;			/* what the CA signs from */
 	EVP_PKEY *idevid_key;		/* borrowed */
 	int64_t device_id;
 	int64_t old_cert_id;		/* re-enroll: the presented LDevID */
 	unsigned char spki[DB_HASH_LEN];	/* of csr's key */
+	struct ca_prepared *prep;	/* signed by the worker; owned */
+	char prep_uid[DB_UID_MAX + 1];	/* the names prep was made for */
+	char prep_owner[DB_OWNER_MAX];
 	/* results */
-	X509 *cert;
+	X509 *cert;			/* set when issued afresh (fallback) */
+	int recorded;			/* prep's certificate was recorded */
 	enum enroll_status status;
 	char reason[64];
 };
@@ -392,6 +504,7 @@ issue_apply(struct db *db, void *arg)
 
 	X509_free(j->cert);
 	j->cert = NULL;
+	j->recorded = 0;
 	j->status = ENROLL_FAILED;
 	snprintf(j->reason, sizeof(j->reason), "internal_error");
 	memset(&d, 0, sizeof(d));
@@ -419,13 +532,20 @@ issue_apply(struct db *db, void *arg)
 		rc = 0;
 		goto out;
 	}
-	memset(&ir, 0, sizeof(ir));
-	ir.csr = j->csr;
-	ir.uid = d.uid;
-	ir.owner = d.owner[0] ? d.owner : NULL;
-	ir.device_id = d.id;
-	ir.idevid_key = j->idevid_key;
-	ce = ca_issue(a->signer, db, j->profile, &ir, &j->cert, NULL);
+	if (j->prep != NULL && strcmp(d.uid, j->prep_uid) == 0 &&
+	    strcmp(d.owner, j->prep_owner) == 0) {
+		/* The usual case: only the insert happens here. */
+		ce = ca_issue_record(j->prep, db, NULL);
+		j->recorded = ce == CA_OK;
+	} else {
+		memset(&ir, 0, sizeof(ir));
+		ir.csr = j->csr;
+		ir.uid = d.uid;
+		ir.owner = d.owner[0] ? d.owner : NULL;
+		ir.device_id = d.id;
+		ir.idevid_key = j->idevid_key;
+		ce = ca_issue(a->signer, db, j->profile, &ir, &j->cert, NULL);
+	}
 	if (ce == CA_ERR_STORE || ce == CA_ERR_INTERNAL) {
 		log_err("est: issuing for %s: %s", d.uid, ca_err_name(ce));
 		goto out;
@@ -456,7 +576,8 @@ issue_apply(struct db *db, void *arg)
 	if (j->in->kind == ENROLL_RE &&
 	    enroll_sweep_superseded(a, db, d.id, j->in->now) < 0)
 		goto out;
-	serial_hex(j->cert, serial, sizeof(serial));
+	serial_hex(j->recorded ? ca_prepared_cert(j->prep) : j->cert, serial,
+	    sizeof(serial));
 	snprintf(old, sizeof(old), "%lld", (long long)j->old_cert_id);
 	if ((det = details_json(op, j->in->peer, NULL, j->profile->name,
 	    serial, j->old_cert_id ? "supersedes_cert_id" : NULL, old)) ==
@@ -470,6 +591,7 @@ out:
 	if (rc != 0) {
 		X509_free(j->cert);
 		j->cert = NULL;
+		j->recorded = 0;
 		j->status = ENROLL_FAILED;
 	}
 	free(det);
@@ -503,13 +625,16 @@ status_of(enum ra_reason r, enum enroll_kind k)
  * id it names (a different certificate then: counterfeit or re-issued).
  */
 static int
-find_by_idevid(struct db *db, X509 *leaf, struct db_device *d)
+find_by_idevid(struct db *db, X509 *leaf, const unsigned char *leaf_sha256,
+    struct db_device *d)
 {
 	unsigned char h[DB_HASH_LEN];
 	char uid[RA_UID_MAX + 1];
 	int r;
 
-	if (cert_sha256(leaf, h) != 0)
+	if (leaf_sha256 != NULL)
+		memcpy(h, leaf_sha256, sizeof(h));
+	else if (cert_sha256(leaf, h) != 0)
 		return DB_ERROR;
 	if ((r = db_device_get_by_idevid(db, h, d)) != DB_NOTFOUND)
 		return r;
@@ -636,7 +761,8 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 	job.in = in;
 	job.profile = in->profile;
 	job.csr = in->csr;
-	if (key_sha256(X509_REQ_get0_pubkey(in->csr), job.spki) != 0) {
+	if (ca_csr_spki_sha256(in->csr, job.spki) != 0) {
+		ERR_clear_error();
 		finish_refused(a, in, out, ENROLL_BAD_REQUEST,
 		    ra_reason_name(RA_MALFORMED_REQUEST), NULL);
 		goto out;
@@ -666,6 +792,8 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		f.cert_known = is_own;
 		f.cert_revoked = is_own && own.revoked;
 		f.profile = in->profile;
+		f.chain_verified = is_own && !own.revoked &&
+		    peer_verified(in->facts, a->own_store, 1, in->now);
 		rr = ra_decide_reenroll(&f);
 		job.old_cert_id = is_own ? own.id : 0;
 		job.idevid_key = NULL;
@@ -673,7 +801,8 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		struct ra_enroll_facts f;
 		int has_key = 0;
 
-		if ((r = find_by_idevid(db, leaf, &dev)) == DB_OK)
+		if ((r = find_by_idevid(db, leaf, in->facts != NULL ?
+		    in->facts->leaf_sha256 : NULL, &dev)) == DB_OK)
 			have_dev = 1;
 		else if (r != DB_NOTFOUND)
 			goto out;
@@ -706,6 +835,12 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 			f.profile = &kgprof;
 		}
 		f.has_ldevid_same_key = has_key;
+		f.chain_verified = have_dev && peer_verified(in->facts,
+		    f.mfg_store, 0, in->now);
+		if (in->facts != NULL && in->facts->leaf_spki != NULL) {
+			f.leaf_spki = in->facts->leaf_spki;
+			f.leaf_spki_len = in->facts->leaf_spki_len;
+		}
 		rr = ra_decide_enroll(&f);
 		job.idevid_key = X509_get0_pubkey(leaf);
 	}
@@ -722,6 +857,36 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		if (key_sha256(out->key, job.spki) != 0)
 			goto out;
 	}
+	/* Build and sign here, in parallel with other workers; the
+	 * committer only records.  The RA verified the request signature
+	 * (ours signs serverkeygen's), so the CA checks only the key. */
+	{
+		struct ca_issue_req ir;
+		enum ca_err ce;
+
+		memset(&ir, 0, sizeof(ir));
+		ir.csr = job.csr;
+		ir.uid = dev.uid;
+		ir.owner = dev.owner[0] ? dev.owner : NULL;
+		ir.device_id = dev.id;
+		ir.idevid_key = job.idevid_key;
+		ce = ca_issue_prepare(a->signer, in->profile, &ir, 1,
+		    &job.prep);
+		if (ce == CA_ERR_STORE || ce == CA_ERR_INTERNAL) {
+			log_err("est: issuing for %s: %s", dev.uid,
+			    ca_err_name(ce));
+			goto out;
+		}
+		if (ce != CA_OK) {
+			/* The CA's own checks disagree with the RA. */
+			finish_refused(a, in, out, ENROLL_REFUSED,
+			    ca_err_name(ce), dev.uid);
+			goto out;
+		}
+		snprintf(job.prep_uid, sizeof(job.prep_uid), "%s", dev.uid);
+		snprintf(job.prep_owner, sizeof(job.prep_owner), "%s",
+		    dev.owner);
+	}
 	if (cq_run(es->cq, issue_apply, &job) != 0) {
 		log_err("est: %s for %s: not committed", kind_names[in->kind],
 		    dev.uid);
@@ -730,8 +895,12 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 	out->status = job.status;
 	snprintf(out->reason, sizeof(out->reason), "%s", job.reason);
 	if (job.status == ENROLL_OK) {
-		out->cert = job.cert;
-		job.cert = NULL;
+		if (job.recorded) {
+			out->cert = ca_prepared_take(job.prep);
+		} else {
+			out->cert = job.cert;
+			job.cert = NULL;
+		}
 		atomic_fetch_add(&a->m.issued, 1);
 	} else if (job.status == ENROLL_REFUSED) {
 		atomic_fetch_add(&a->m.refused, 1);
@@ -742,6 +911,7 @@ out:
 		out->key = NULL;
 	}
 	X509_free(job.cert);
+	ca_prepared_free(job.prep);
 	if (job.csr != in->csr)
 		X509_REQ_free(job.csr);
 	free(slot0);

@@ -63,9 +63,34 @@ enum enroll_status {
 	ENROLL_FAILED		/* our fault: store or OpenSSL */
 };
 
+/*
+ * What a TLS connection's client certificate list gives, worked out once
+ * per connection and reused by its later requests (keep-alive): the parsed
+ * chain, hashes of the leaf, its key's SPKI DER and the chain verification
+ * results.  A verification is reused only while the chain's certificates
+ * are inside their validity and for at most ENROLL_PEER_REVERIFY_S; a
+ * failed one is never reused.  Device state, revocation and key reuse are
+ * looked up per request.  Used by one thread at a time.
+ */
+struct enroll_peer;
+
+/* Takes ownership of chain (leaf first).  list_hash identifies the
+ * certificate list as presented (http_req_peer_hash).  NULL on failure
+ * (then chain is freed). */
+struct enroll_peer *enroll_peer_new(STACK_OF(X509) *chain,
+    const unsigned char list_hash[32]);
+/* 1 when p was built from the list with this hash. */
+int enroll_peer_matches(const struct enroll_peer *p,
+    const unsigned char list_hash[32]);
+STACK_OF(X509) *enroll_peer_chain(const struct enroll_peer *p);
+/* Frees p (void * for use as a connection-slot destructor). */
+void enroll_peer_free(void *p);
+
 struct enroll_in {
 	enum enroll_kind kind;
 	STACK_OF(X509) *chain;		/* presented, leaf first; borrowed */
+	struct enroll_peer *facts;	/* optional, the chain's cached facts
+					 * (then chain is its chain); borrowed */
 	X509_REQ *csr;			/* borrowed */
 	const struct ca_profile *profile;
 	const char *peer;		/* client address, for the audit */

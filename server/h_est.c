@@ -124,19 +124,51 @@ answer_enroll(struct http_resp *resp, struct enroll_out *o)
 	http_resp_header(resp, "Content-Transfer-Encoding", "base64");
 }
 
+/*
+ * The client's chain and what it gives, parsed (and later verified) once
+ * per TLS connection and kept in the connection's slot for its next
+ * requests.  The cache is keyed by the hash of the certificate list as
+ * presented, so a different list on the same connection is never answered
+ * with another's facts.  *chain is borrowed from the returned peer; when
+ * there is no slot, *owned holds the peer to free.  NULL peer and chain
+ * when the client sent no (parsable) certificate.
+ */
+static struct enroll_peer *
+peer_of(struct http_req *req, STACK_OF(X509) **chain,
+    struct enroll_peer **owned)
+{
+	struct enroll_peer *p;
+	unsigned char h[32];
+
+	*chain = NULL;
+	*owned = NULL;
+	if (http_req_peer_hash(req, h) != 0)
+		return NULL;
+	p = http_req_conn_get(req);
+	if (p == NULL || !enroll_peer_matches(p, h)) {
+		if ((p = enroll_peer_new(http_req_peer_chain(req), h)) == NULL)
+			return NULL;
+		if (http_req_conn_set(req, p, enroll_peer_free) != 0)
+			*owned = p;
+	}
+	*chain = enroll_peer_chain(p);
+	return p;
+}
+
 static void
 do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
     enum est_op op, const struct ca_profile *prof)
 {
 	struct enroll_in in;
 	struct enroll_out out;
+	struct enroll_peer *peer, *owned = NULL;
 	STACK_OF(X509) *chain = NULL;
 	X509_REQ *csr = NULL;
 	enum est_err e;
 	const char *opn = est_op_name(op);
 
 	memset(&out, 0, sizeof(out));
-	chain = http_req_peer_chain(req);
+	peer = peer_of(req, &chain, &owned);
 	if (!ctype_is(req->content_type, EST_CT_PKCS10)) {
 		enroll_audit_refusal(a, opn, req->peer, "unsupported_media_type",
 		    chain);
@@ -160,6 +192,7 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 	in.kind = op == EST_OP_SIMPLEENROLL ? ENROLL_FIRST :
 	    op == EST_OP_SIMPLEREENROLL ? ENROLL_RE : ENROLL_KEYGEN;
 	in.chain = chain;
+	in.facts = peer;
 	in.csr = csr;
 	in.profile = prof;
 	in.peer = req->peer;
@@ -169,7 +202,7 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 out:
 	enroll_out_clear(&out);
 	X509_REQ_free(csr);
-	sk_X509_pop_free(chain, X509_free);
+	enroll_peer_free(owned);
 }
 
 void

@@ -46,6 +46,13 @@ struct req_ctx {
 	struct timespec start;
 };
 
+/* Per-connection handler state (http_req_conn_set); the socket context
+ * of the connection, created when it opens, freed when it closes. */
+struct conn_slot {
+	void *p;
+	void (*free_fn)(void *);
+};
+
 static atomic_uint_fast64_t next_req_id = 1;
 static struct listener plain_listener, tls_listener;
 
@@ -177,6 +184,76 @@ http_req_peer_chain(struct http_req *req)
 	if (ci == NULL || ci->tls_session == NULL)
 		return NULL;
 	return tls_peer_chain(ci->tls_session);
+}
+
+int
+http_req_peer_hash(struct http_req *req, unsigned char out[32])
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (!req->tls)
+		return -1;
+	ci = MHD_get_connection_info((struct MHD_Connection *)req->conn,
+	    MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (ci == NULL || ci->tls_session == NULL)
+		return -1;
+	return tls_peer_hash(ci->tls_session, out);
+}
+
+static struct conn_slot *
+conn_slot_of(struct http_req *req)
+{
+	const union MHD_ConnectionInfo *ci;
+
+	if (req->conn == NULL)
+		return NULL;
+	ci = MHD_get_connection_info((struct MHD_Connection *)req->conn,
+	    MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	return ci != NULL ? ci->socket_context : NULL;
+}
+
+void *
+http_req_conn_get(struct http_req *req)
+{
+	struct conn_slot *cs = conn_slot_of(req);
+
+	return cs != NULL ? cs->p : NULL;
+}
+
+int
+http_req_conn_set(struct http_req *req, void *p, void (*free_fn)(void *))
+{
+	struct conn_slot *cs = conn_slot_of(req);
+
+	if (cs == NULL)
+		return -1;
+	if (cs->p != NULL && cs->p != p && cs->free_fn != NULL)
+		cs->free_fn(cs->p);
+	cs->p = p;
+	cs->free_fn = free_fn;
+	return 0;
+}
+
+/* Connection opened / closed: the slot lives exactly as long. */
+static void
+notify_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+    enum MHD_ConnectionNotificationCode toe)
+{
+	struct conn_slot *cs;
+
+	(void)cls;
+	(void)c;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		/* Failure only costs the cache: handlers then see no slot. */
+		*socket_context = calloc(1, sizeof(struct conn_slot));
+		return;
+	}
+	if ((cs = *socket_context) == NULL)
+		return;
+	if (cs->p != NULL && cs->free_fn != NULL)
+		cs->free_fn(cs->p);
+	free(cs);
+	*socket_context = NULL;
 }
 
 static void
@@ -385,6 +462,7 @@ start_one(struct listener *l, const char *addr, int port, int threads,
 		    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout_s,
 		    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conn_limit,
 		    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+		    MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, NULL,
 		    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 		    MHD_OPTION_END);
 	return MHD_start_daemon(flags | MHD_USE_TLS, (uint16_t)port, NULL, NULL,
@@ -394,6 +472,7 @@ start_one(struct listener *l, const char *addr, int port, int threads,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)timeout_s,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned int)conn_limit,
 	    MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL,
+	    MHD_OPTION_NOTIFY_CONNECTION, notify_conn_cb, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_HTTPS_MEM_CERT, tls->cert_pem,
 	    MHD_OPTION_HTTPS_MEM_KEY, tls->key_pem,

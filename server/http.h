@@ -101,4 +101,26 @@ void http_resp_header(struct http_resp *r, const char *name,
  */
 STACK_OF(X509) *http_req_peer_chain(struct http_req *req);
 
+/*
+ * SHA-256 over the client's certificate list as presented on this TLS
+ * connection (each certificate's DER, length-prefixed, leaf first): a
+ * cheap key for state derived from the peer's identity, so such state
+ * is never reused for a different list.  0, or -1 when the request is
+ * not on TLS or the client sent no certificate.
+ */
+int http_req_peer_hash(struct http_req *req, unsigned char out[32]);
+
+/*
+ * One pointer of handler state per connection (for instance the parsed
+ * and verified peer chain, so a keep-alive client costs that work once).
+ * http_req_conn_get returns what was set on this connection, or NULL.
+ * http_req_conn_set replaces it (the old value is freed with its own
+ * free_fn) and takes ownership of p: free_fn(p) runs when the connection
+ * closes or the value is replaced.  Returns 0, or -1 when the request has
+ * no connection slot (then p stays the caller's).  A slot is only touched
+ * by the thread serving its connection, one request at a time.
+ */
+void *http_req_conn_get(struct http_req *req);
+int http_req_conn_set(struct http_req *req, void *p, void (*free_fn)(void *));
+
 #endif

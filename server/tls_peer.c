@@ -5,6 +5,7 @@
  * by the handler, against the store that fits the endpoint.
  */
 #include <gnutls/gnutls.h>
+#include <openssl/evp.h>
 
 #include "server/tls_peer.h"
 
@@ -35,4 +36,34 @@ tls_peer_chain(void *session)
 		}
 	}
 	return sk;
+}
+
+int
+tls_peer_hash(void *session, unsigned char out[32])
+{
+	const gnutls_datum_t *certs;
+	unsigned int n = 0, mdlen = 0;
+	EVP_MD_CTX *md;
+	int ok;
+
+	certs = gnutls_certificate_get_peers((gnutls_session_t)session, &n);
+	if (certs == NULL || n == 0 || n > PEER_CHAIN_MAX)
+		return -1;
+	if ((md = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	ok = EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1;
+	for (unsigned int i = 0; ok && i < n; i++) {
+		unsigned char l[4];
+
+		/* Length-prefixed, so no two lists hash the same bytes. */
+		l[0] = (unsigned char)(certs[i].size >> 24);
+		l[1] = (unsigned char)(certs[i].size >> 16);
+		l[2] = (unsigned char)(certs[i].size >> 8);
+		l[3] = (unsigned char)certs[i].size;
+		ok = EVP_DigestUpdate(md, l, sizeof(l)) == 1 &&
+		    EVP_DigestUpdate(md, certs[i].data, certs[i].size) == 1;
+	}
+	ok = ok && EVP_DigestFinal_ex(md, out, &mdlen) == 1 && mdlen == 32;
+	EVP_MD_CTX_free(md);
+	return ok ? 0 : -1;
 }

@@ -13,4 +13,9 @@
  * or one did not parse. */
 STACK_OF(X509) *tls_peer_chain(void *session);
 
+/* SHA-256 over the peer's certificate list (for each certificate its
+ * 4-byte big-endian length, then its DER).  0, or -1 when no certificate
+ * was sent, the list is over the chain cap, or hashing failed. */
+int tls_peer_hash(void *session, unsigned char out[32]);
+
 #endif
