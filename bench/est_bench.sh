@@ -59,6 +59,10 @@ $F device claim --dir "$D" --file "$W/mfg/devices.txt" --owner acme.example \
 	>/dev/null
 # Quiet request log: the bench measures enrollment, not the logger.
 sed -i 's/"log_level": "info"/"log_level": "warn"/' "$D/fleetca.json"
+# SERVER_THREADS overrides the worker threads per listener (0 = default).
+if [ -n "${SERVER_THREADS:-}" ]; then
+	sed -i "s/\"threads\": 0/\"threads\": $SERVER_THREADS/" "$D/fleetca.json"
+fi
 
 $F serve --dir "$D" >"$W/serve.log" 2>&1 &
 SPID=$!
@@ -81,6 +85,9 @@ run() {
 timeout 120 "$B/bench/est_load" --port "$P2" --cacert "$D/certs/root_ca.pem" \
 	--devices "$W/mfg/devices.txt" --signer-ca "$W/mfg/signer_ca.pem" \
 	--threads 8 --count 400 >/dev/null || true
-run --mode keepalive
-run --mode newconn
-run --mode newconn --resume
+for m in ${MODES:-keepalive newconn resume}; do
+	case $m in
+	resume) run --mode newconn --resume ;;
+	*) run --mode "$m" ;;
+	esac
+done

@@ -112,51 +112,6 @@ exec_simple(struct db *db, const char *sql)
 	return DB_OK;
 }
 
-/*
- * Without statistics SQLite's planner looks a certificate up by device
- * (the first usable index) and then walks every certificate of that
- * device, reading each row past its DER, to find one SPKI hash, which is
- * nearly unique.  Where no ANALYZE has written real statistics, fixed ones
- * are seeded (SQLite's documented "manually constructed sqlite_stat1"
- * approach; ANALYZE replaces them) so the SPKI index wins.  Best effort: a
- * failure (read-only file, busy) only leaves the default plans.
- */
-static void
-seed_planner_stats(struct db *db)
-{
-	static const char *const seed =
-	    "BEGIN IMMEDIATE;"
-	    "ANALYZE sqlite_schema;"	/* creates sqlite_stat1 if missing */
-	    "INSERT INTO sqlite_stat1(tbl, idx, stat) "
-	    "SELECT 'certificate', column1, column2 FROM (VALUES "
-	    "('certificate_spki', '1000000 1'), "
-	    "('certificate_device', '1000000 4'), "
-	    "('certificate_not_after', '1000000 50'), "
-	    "('sqlite_autoindex_certificate_1', '1000000 1')) "
-	    "WHERE NOT EXISTS (SELECT 1 FROM sqlite_stat1 "
-	    "WHERE tbl = 'certificate');"
-	    "COMMIT;"
-	    "ANALYZE sqlite_schema;";	/* reloads the statistics */
-	sqlite3_stmt *st = NULL;
-	char *msg = NULL;
-	int have = 0;
-
-	/* Read first: only a store without them pays for a write. */
-	if (sqlite3_prepare_v2(db->conn, "SELECT 1 FROM sqlite_stat1 WHERE "
-	    "tbl = 'certificate'", -1, &st, NULL) == SQLITE_OK)
-		have = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
-	if (have)
-		return;
-	if (sqlite3_exec(db->conn, seed, NULL, NULL, &msg) != SQLITE_OK) {
-		log_debug("db: planner statistics not seeded: %s",
-		    msg != NULL ? msg : "?");
-		if (!sqlite3_get_autocommit(db->conn))
-			sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
-	}
-	sqlite3_free(msg);
-}
-
 struct db *
 db_open(const char *path, char *err, size_t errlen)
 {
@@ -188,7 +143,6 @@ db_open(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, db->err);
 		goto fail;
 	}
-	seed_planner_stats(db);
 	return db;
 fail:
 	db_close(db);
