@@ -7,7 +7,8 @@
  * trust its root and manifest signer -> import the manifest -> claim the
  * N chips for acme.example -> serve in-process -> every chip enrolls over
  * EST with its IDevID (our own C client) -> a few re-enroll with their
- * LDevID -> the unclaimed and the counterfeit chip are refused -> summary.
+ * LDevID -> the unclaimed and the counterfeit chip are refused -> one
+ * LDevID is revoked and OCSP is asked until it says so -> summary.
  */
 #include <getopt.h>
 #include <limits.h>
@@ -22,13 +23,18 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <openssl/bn.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/ocsp.h>
 #include <openssl/x509.h>
 
 #include "common/log.h"
 #include "db/db.h"
 #include "ra/mfgsim.h"
+#include "ca/ca.h"
 #include "ra/registry.h"
+#include "ra/revoke.h"
 #include "server/app.h"
 #include "server/cli.h"
 #include "server/conf.h"
@@ -171,6 +177,94 @@ out:
 	return e;
 }
 
+/*
+ * Asks the running responder (plain HTTP, as any relying party would)
+ * about cert; returns V_OCSP_CERTSTATUS_GOOD/REVOKED/UNKNOWN, or -1.
+ * The response's signature is checked against the root in cafile.
+ */
+static int
+ocsp_status(unsigned short port, X509 *cert, X509 *issuer, const char *cafile)
+{
+	OCSP_REQUEST *req = NULL;
+	OCSP_RESPONSE *resp = NULL;
+	OCSP_BASICRESP *basic = NULL;
+	X509_STORE *store = NULL;
+	OCSP_CERTID *id = NULL;
+	STACK_OF(X509) *untrusted = NULL;
+	BIO *bio = NULL;
+	char host[64];
+	int status = -1, reason = 0;
+
+	snprintf(host, sizeof(host), "127.0.0.1:%u", port);
+	if ((req = OCSP_REQUEST_new()) == NULL ||
+	    (id = OCSP_cert_to_id(NULL, cert, issuer)) == NULL ||
+	    OCSP_request_add0_id(req, OCSP_CERTID_dup(id)) == NULL ||
+	    (bio = BIO_new_connect(host)) == NULL ||
+	    BIO_do_connect(bio) <= 0 ||
+	    (resp = OCSP_sendreq_bio(bio, "/ocsp", req)) == NULL ||
+	    OCSP_response_status(resp) != OCSP_RESPONSE_STATUS_SUCCESSFUL ||
+	    (basic = OCSP_response_get1_basic(resp)) == NULL ||
+	    (store = X509_STORE_new()) == NULL ||
+	    X509_STORE_load_file(store, cafile) != 1 ||
+	    (untrusted = sk_X509_new_null()) == NULL ||
+	    !sk_X509_push(untrusted, issuer) ||	/* the signer's issuer */
+	    OCSP_basic_verify(basic, untrusted, store, 0) != 1 ||
+	    OCSP_resp_find_status(basic, id, &status, &reason, NULL, NULL,
+	    NULL) != 1)
+		status = -1;
+	ERR_clear_error();
+	sk_X509_free(untrusted);	/* borrowed certificate */
+	X509_STORE_free(store);
+	OCSP_BASICRESP_free(basic);
+	OCSP_RESPONSE_free(resp);
+	BIO_free_all(bio);
+	OCSP_CERTID_free(id);
+	OCSP_REQUEST_free(req);
+	return status;
+}
+
+/* Revokes one LDevID through the core function (as `fleetca cert revoke`
+ * does) and polls OCSP until the responder says so; 1 when it did. */
+static int
+demo_revocation(struct db *db, X509 *good, X509 *victim, X509 *issuer,
+    unsigned short http_port, const char *cafile)
+{
+	const ASN1_INTEGER *sn = X509_get0_serialNumber(victim);
+	BIGNUM *bn = ASN1_INTEGER_to_BN(sn, NULL);
+	char *hex = bn ? BN_bn2hex(bn) : NULL, err[256];
+	struct timespec t0, t1;
+	int st = -1, ok = 0;
+
+	if (hex == NULL || db == NULL)
+		goto out;
+	printf("== OCSP before: device 1 %s, device 2 %s\n",
+	    ocsp_status(http_port, good, issuer, cafile) ==
+	    V_OCSP_CERTSTATUS_GOOD ? "good" : "NOT GOOD",
+	    ocsp_status(http_port, victim, issuer, cafile) ==
+	    V_OCSP_CERTSTATUS_GOOD ? "good" : "NOT GOOD");
+	if (ra_revoke_serial(db, hex, "keyCompromise", 0, "demo", err,
+	    sizeof(err)) != RA_REVOKED) {
+		printf("   revocation failed: %s\n", err);
+		goto out;
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int i = 0; i < 40; i++) {	/* 2 s at most */
+		st = ocsp_status(http_port, victim, issuer, cafile);
+		if (st == V_OCSP_CERTSTATUS_REVOKED)
+			break;
+		usleep(50000);
+	}
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	ok = st == V_OCSP_CERTSTATUS_REVOKED;
+	printf("== revoked device 2's LDevID %s (keyCompromise): OCSP says "
+	    "%s after %.0f ms\n", hex, ok ? "revoked" : "NOT revoked",
+	    (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+out:
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return ok;
+}
+
 int
 cmd_demo(int argc, char **argv)
 {
@@ -192,6 +286,7 @@ cmd_demo(int argc, char **argv)
 	pthread_t st;
 	int serving = 0;
 	size_t ok = 0, refused_ok = 0, re_ok = 0;
+	int revoked_ok = 0;
 	X509 **ldev = NULL;
 	EVP_PKEY **lkey = NULL;
 	char *manifest = NULL;
@@ -420,10 +515,16 @@ cmd_demo(int argc, char **argv)
 			EVP_PKEY_free(kk);
 		}
 	}
+	if (ndev >= 2 && ldev[0] != NULL && ldev[1] != NULL)
+		revoked_ok = demo_revocation(app_db(a), ldev[0], ldev[1],
+		    ca_signer_cert(a->signer), (unsigned short)sa.ports.http,
+		    cafile);
 	printf("== summary: %zu/%ld enrolled, %zu/%d re-enrolled, %zu/2 "
-	    "refusals as expected; metrics: %llu issued, %llu refused\n",
+	    "refusals as expected, revocation %s; metrics: %llu issued, "
+	    "%llu refused\n",
 	    ok, ndev, re_ok, ndev < DEMO_REENROLL ? (int)ndev : DEMO_REENROLL,
-	    refused_ok, (unsigned long long)a->m.issued,
+	    refused_ok, revoked_ok ? "seen by OCSP" : "NOT seen",
+	    (unsigned long long)a->m.issued,
 	    (unsigned long long)a->m.refused);
 	printf("   data directory: %s\n   try: fleetca device list --dir %s"
 	    "\n        fleetca audit verify --dir %s\n", dir, dir, dir);
@@ -437,6 +538,7 @@ cmd_demo(int argc, char **argv)
 			pause();
 	}
 	rc = ok == (size_t)ndev && refused_ok == 2 &&
+	    (ndev < 2 || revoked_ok) &&
 	    re_ok == (size_t)(ndev < DEMO_REENROLL ? ndev : DEMO_REENROLL) ?
 	    EXIT_DONE : EXIT_REFUSED;
 out:
