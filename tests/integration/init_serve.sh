@@ -46,6 +46,8 @@ openssl x509 -in "$D/certs/tls_server.pem" -noout -text >"$T/tls.txt"
 grep -q "IP Address:127.0.0.1" "$T/tls.txt" || fail "TLS cert lacks IP SAN"
 ok "certificates verify with openssl and carry the right extensions"
 
+# Short idle timeout so the slow-client check below stays quick.
+sed -i 's/"conn_timeout_seconds": 15/"conn_timeout_seconds": 2/' "$D/fleetca.json"
 start_server "$D"
 [ "$(curl -fsS "$BASE/healthz")" = ok ] || fail "healthz over HTTP"
 [ "$(curl -fsS --cacert "$R" "$TBASE/healthz")" = ok ] ||
@@ -65,6 +67,29 @@ ok "/ca/<ca>.crt serves DER"
 [ "$(http_status "$BASE/healthz" -X POST -d x)" = 405 ] || fail "not 405"
 [ "$(http_status "$BASE/ca/nope.crt")" = 404 ] || fail "unknown CA not 404"
 ok "404 and 405"
+
+head -c 100000 /dev/zero >"$T/big"
+[ "$(http_status "$BASE/ocsp" -X POST -H 'Content-Type: application/ocsp-request' \
+	-H 'Expect: 100-continue' --data-binary @"$T/big")" = 413 ] ||
+	fail "oversized body not 413"
+ok "413 for a body over the endpoint's cap (decided from Content-Length)"
+
+# A client that sends half a request and goes quiet is dropped.
+python3 - "$HTTP_PORT" <<'PY' || fail "slow client was not timed out"
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+s.settimeout(10)
+t = time.time()
+try:
+    while s.recv(4096):
+        pass
+except socket.timeout:
+    sys.exit(1)
+sys.exit(0 if time.time() - t < 8 else 1)
+PY
+curl -fsS "$BASE/healthz" >/dev/null || fail "server unhealthy after slow client"
+ok "a slow client is disconnected after the idle timeout; the server stays up"
 
 stop_server
 grep -q "shutting down" "$T/server.log" || fail "no clean shutdown"
