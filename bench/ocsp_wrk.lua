@@ -4,10 +4,16 @@
 --              OCSP_MODE  "post" (default), "get" (RFC 5019 GET form) or
 --              "nonce" (POST with a 16-octet RFC 8954 nonce: fresh
 --              signature each time).
+--              OCSP_PATH  the responder's path: "/ocsp" (default, fleetca)
+--              or "" (openssl ocsp answers at "/"); GET appends
+--              "/" .. base64.
+--              OCSP_GETS  optional: mkcerts' reqs.get, used for GET
+--              instead of encoding reqs.hex here.
 -- Each wrk thread walks the requests from its own random offset, so the
 -- load spreads over every certificate.
 
 local mode = os.getenv("OCSP_MODE") or "post"
+local path = os.getenv("OCSP_PATH") or "/ocsp"
 local reqs = {}
 
 local function unhex(h)
@@ -49,18 +55,32 @@ end
 
 function init(args)
 	math.randomseed(os.time() + tonumber(tostring({}):sub(8), 16) % 100000)
+	-- GET: mkcerts' reqs.get already holds the encoded paths (fast to
+	-- load for 1,000,000 certificates).
+	local gets = os.getenv("OCSP_GETS")
+	if mode == "get" and gets then
+		local g = assert(io.open(gets, "r"))
+		for line in g:lines() do
+			reqs[#reqs + 1] = wrk.format("GET",
+			    path .. line:sub(6))	-- drop "/ocsp"
+		end
+		g:close()
+		idx = math.random(1, #reqs)
+		return
+	end
 	local f = assert(io.open(os.getenv("OCSP_REQS"), "r"))
 	for line in f:lines() do
 		local der = unhex(line)
 		if mode == "get" then
-			reqs[#reqs + 1] = wrk.format("GET", "/ocsp/" .. b64url(der))
+			reqs[#reqs + 1] = wrk.format("GET", path .. "/" .. b64url(der))
 		elseif mode == "nonce" then
-			reqs[#reqs + 1] = wrk.format("POST", "/ocsp",
-			    { ["Content-Type"] = "application/ocsp-request" },
+			reqs[#reqs + 1] = wrk.format("POST", path == "" and "/" or
+			    path, { ["Content-Type"] = "application/ocsp-request" },
 			    with_nonce(der))
 		else
-			reqs[#reqs + 1] = wrk.format("POST", "/ocsp",
-			    { ["Content-Type"] = "application/ocsp-request" }, der)
+			reqs[#reqs + 1] = wrk.format("POST", path == "" and "/" or
+			    path, { ["Content-Type"] = "application/ocsp-request" },
+			    der)
 		end
 	end
 	f:close()

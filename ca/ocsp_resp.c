@@ -1,16 +1,25 @@
 /*
  * ocsp_resp.c - BasicOCSPResponse signing (RFC 6960 4.2.1) and CertID
- * matching (RFC 6960 4.1.1) through OpenSSL's OCSP_* API.
+ * matching (RFC 6960 4.1.1).
  *
- * The OpenSSL object path is fine here: a response holds a handful of
- * single responses and the signature dominates its cost.  Only the CertID
- * is rebuilt from DER, because a CertID must be echoed exactly as the
- * client sent it (hash algorithm, hashes and serial) even when it names
- * no certificate of ours, and OpenSSL has no setter for its fields.
+ * The response is written as DER by hand, like ca/crl.c does for CRLs:
+ * requests with a nonce are signed one by one at line rate, and OpenSSL's
+ * OCSP_* object path cost several times the signature itself (object
+ * trees, a DigestSignInit with provider fetches, re-encoding).  What never
+ * changes is computed once per responder: the responderID (byKey: SHA-1
+ * of the signer's public key BIT STRING value, RFC 6960 4.2.1), the
+ * signatureAlgorithm, the certs field holding the signer certificate, and
+ * an initialized signing context that each response copies.
+ * The unit tests parse every response back with OpenSSL, check that it
+ * re-encodes to the same bytes and verify it with OCSP_basic_verify.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include <openssl/core_names.h>
+#include <openssl/objects.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509v3.h>
 
@@ -20,10 +29,28 @@
 
 #define OCSP_RESP_MAX_SINGLE	64
 
+#define CTX_POOL		8	/* idle signing contexts kept */
+#define RESPID_LEN		24	/* [2] { OCTET STRING (20) } */
+
 struct ocsp_responder {
 	X509 *signer;		/* owned reference */
 	EVP_PKEY *key;		/* owned reference */
 	const EVP_MD *md;	/* NULL for Ed25519 */
+	size_t sig_max;		/* EVP_PKEY_get_size */
+	/* Constant DER, computed once (each owned, malloc'd): */
+	unsigned char respid[RESPID_LEN];	/* responderID byKey */
+	unsigned char *sigalg;	/* signatureAlgorithm */
+	size_t sigalg_len;
+	unsigned char *certs;	/* [0] EXPLICIT SEQUENCE { signer cert } */
+	size_t certs_len;
+	/* A DigestSign context initialized once; responses sign with a
+	 * copy (NULL for Ed25519, whose one-shot contexts do not copy:
+	 * those are initialized per response). */
+	EVP_MD_CTX *tmpl;	/* owned */
+	/* Idle contexts for reuse (owned), so a response allocates none. */
+	pthread_mutex_t pool_lock;
+	EVP_MD_CTX *pool[CTX_POOL];
+	size_t npool;
 };
 
 /* ---- CertID matching -------------------------------------------------- */
@@ -59,6 +86,125 @@ ocsp_ca_match(const struct ocsp_ca_match *m, const struct ocsp_certid *id)
 	return 0;
 }
 
+/* ---- DER writing -------------------------------------------------------- */
+
+/*
+ * A bounded output buffer.  Writers never fail one by one: an overflow
+ * sets err and every later write is a no-op, so a builder checks once at
+ * the end.  Nested TLVs are written contents first and then wrapped
+ * (der_wrap moves the contents right by the header's size); the structures
+ * here are a few KiB, so the moves cost far less than the signature.
+ */
+struct der {
+	unsigned char *p;	/* not owned */
+	size_t len, cap;
+	int err;
+};
+
+/* Octets of a tag plus definite length for n content octets. */
+static size_t
+hdr_len(size_t n)
+{
+	return n < 0x80 ? 2 : n < 0x100 ? 3 : n < 0x10000 ? 4 : 5;
+}
+
+/* Writes tag + definite length (X.690 8.1.3, shortest form) at p. */
+static size_t
+put_hdr(unsigned char *p, unsigned char tag, size_t n)
+{
+	size_t h = hdr_len(n);
+
+	p[0] = tag;
+	if (h == 2) {
+		p[1] = (unsigned char)n;
+		return 2;
+	}
+	p[1] = (unsigned char)(0x80 | (h - 2));
+	for (size_t i = h - 1; i >= 2; i--) {
+		p[i] = (unsigned char)(n & 0xff);
+		n >>= 8;
+	}
+	return h;
+}
+
+static void
+der_put(struct der *d, const void *b, size_t n)
+{
+	if (d->err || n > d->cap - d->len) {
+		d->err = 1;
+		return;
+	}
+	memcpy(d->p + d->len, b, n);
+	d->len += n;
+}
+
+static void
+der_byte(struct der *d, unsigned char c)
+{
+	der_put(d, &c, 1);
+}
+
+/* One whole TLV with n octets of contents b. */
+static void
+der_tlv(struct der *d, unsigned char tag, const void *b, size_t n)
+{
+	unsigned char h[5];
+
+	der_put(d, h, put_hdr(h, tag, n));
+	der_put(d, b, n);
+}
+
+/* Makes everything written since start the contents of one TLV. */
+static void
+der_wrap(struct der *d, size_t start, unsigned char tag)
+{
+	size_t n = d->len - start, h = hdr_len(n);
+
+	if (d->err)
+		return;
+	if (h > d->cap - d->len) {
+		d->err = 1;
+		return;
+	}
+	memmove(d->p + start + h, d->p + start, n);
+	put_hdr(d->p + start, tag, n);
+	d->len += h;
+}
+
+/* Inserts n octets b before everything written so far. */
+static void
+der_prepend(struct der *d, const void *b, size_t n)
+{
+	if (d->err || n > d->cap - d->len) {
+		d->err = 1;
+		return;
+	}
+	memmove(d->p + n, d->p, d->len);
+	memcpy(d->p, b, n);
+	d->len += n;
+}
+
+/*
+ * GeneralizedTime "YYYYMMDDHHMMSSZ" (RFC 5280 4.1.2.5.2: UTC, seconds,
+ * no fraction).  0 when t is outside years 0000..9999.
+ */
+static int
+der_gtime(struct der *d, int64_t t)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+	char b[64];
+
+	if (t < -62167219200LL || t > 253402300799LL ||
+	    gmtime_r(&tt, &tm) == NULL ||
+	    snprintf(b, sizeof(b), "%04d%02d%02d%02d%02d%02dZ",
+	    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+	    tm.tm_min, tm.tm_sec) != 15)
+		return 0;
+	der_tlv(d, 0x18, b, 15);
+	return 1;
+}
+
 /* ---- responder -------------------------------------------------------- */
 
 static const EVP_MD *
@@ -82,6 +228,89 @@ pick_md(EVP_PKEY *key, int *ok)
 	return NULL;
 }
 
+#define SIG_MAX		1024	/* RSA 8192 */
+
+/*
+ * The constant parts of every response (see the file comment).  The
+ * signatureAlgorithm comes from the signature provider itself
+ * (OSSL_SIGNATURE_PARAM_ALGORITHM_ID), so it always names what
+ * EVP_DigestSign produces.  0 on failure (logged).
+ */
+static int
+responder_precompute(struct ocsp_responder *r)
+{
+	EVP_PKEY_CTX *pctx = NULL;	/* owned by r->tmpl */
+	unsigned char aid[128], kh[EVP_MAX_MD_SIZE], *cert = NULL, *p;
+	unsigned int khl = 0;
+	OSSL_PARAM par[2];
+	struct der d;
+	int cl, sz;
+	size_t inner;
+
+	if (X509_pubkey_digest(r->signer, EVP_sha1(), kh, &khl) != 1 ||
+	    khl != 20) {
+		log_openssl("ocsp: signer key hash");
+		return 0;
+	}
+	/* ResponderID byKey: [2] EXPLICIT KeyHash (OCTET STRING). */
+	r->respid[0] = 0xa2;
+	r->respid[1] = 22;
+	r->respid[2] = 0x04;
+	r->respid[3] = 20;
+	memcpy(r->respid + 4, kh, 20);
+
+	if ((sz = EVP_PKEY_get_size(r->key)) <= 0 || sz > SIG_MAX) {
+		log_err("ocsp: signer key: unsupported signature size %d", sz);
+		return 0;
+	}
+	r->sig_max = (size_t)sz;
+	if ((r->tmpl = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit(r->tmpl, &pctx, r->md, NULL, r->key) != 1) {
+		log_openssl("ocsp: EVP_DigestSignInit");
+		return 0;
+	}
+	par[0] = OSSL_PARAM_construct_octet_string(
+	    OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid));
+	par[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(pctx, par) != 1 ||
+	    !OSSL_PARAM_modified(&par[0]) || par[0].return_size < 2 ||
+	    par[0].return_size > sizeof(aid) || aid[0] != 0x30) {
+		log_openssl("ocsp: signer key: no signature AlgorithmIdentifier");
+		return 0;
+	}
+	if ((r->sigalg = malloc(par[0].return_size)) == NULL)
+		return 0;
+	memcpy(r->sigalg, aid, par[0].return_size);
+	r->sigalg_len = par[0].return_size;
+	if (r->md == NULL) {
+		/* Ed25519: one-shot contexts are not copied (see above). */
+		EVP_MD_CTX_free(r->tmpl);
+		r->tmpl = NULL;
+	}
+
+	/* certs [0] EXPLICIT SEQUENCE OF Certificate: the signer alone. */
+	if ((cl = i2d_X509(r->signer, &cert)) <= 0) {
+		log_openssl("ocsp: i2d_X509");
+		return 0;
+	}
+	inner = hdr_len((size_t)cl) + (size_t)cl;
+	r->certs_len = hdr_len(inner) + inner;
+	if ((p = malloc(r->certs_len)) == NULL) {
+		OPENSSL_free(cert);
+		return 0;
+	}
+	d = (struct der){ p, 0, r->certs_len, 0 };
+	der_tlv(&d, 0x30, cert, (size_t)cl);
+	der_wrap(&d, 0, 0xa0);
+	OPENSSL_free(cert);
+	r->certs = p;
+	if (d.err || d.len != r->certs_len) {
+		log_err("ocsp: encoding the signer certificate");
+		return 0;
+	}
+	return 1;
+}
+
 struct ocsp_responder *
 ocsp_responder_new(X509 *signer, EVP_PKEY *key)
 {
@@ -92,6 +321,10 @@ ocsp_responder_new(X509 *signer, EVP_PKEY *key)
 		return NULL;
 	if ((r = calloc(1, sizeof(*r))) == NULL) {
 		log_err("ocsp: out of memory");
+		return NULL;
+	}
+	if (pthread_mutex_init(&r->pool_lock, NULL) != 0) {
+		free(r);
 		return NULL;
 	}
 	r->md = pick_md(key, &ok);
@@ -111,15 +344,21 @@ ocsp_responder_new(X509 *signer, EVP_PKEY *key)
 		log_err("ocsp: signer certificate lacks id-kp-OCSPSigning");
 		goto fail;
 	}
-	if (!X509_up_ref(signer) || !EVP_PKEY_up_ref(key)) {
+	if (!X509_up_ref(signer)) {
 		log_openssl("ocsp: up_ref");
 		goto fail;
 	}
 	r->signer = signer;
+	if (!EVP_PKEY_up_ref(key)) {
+		log_openssl("ocsp: up_ref");
+		goto fail;
+	}
 	r->key = key;
+	if (!responder_precompute(r))
+		goto fail;
 	return r;
 fail:
-	free(r);
+	ocsp_responder_free(r);
 	return NULL;
 }
 
@@ -128,171 +367,185 @@ ocsp_responder_free(struct ocsp_responder *r)
 {
 	if (r == NULL)
 		return;
+	for (size_t i = 0; i < r->npool; i++)
+		EVP_MD_CTX_free(r->pool[i]);
+	EVP_MD_CTX_free(r->tmpl);
+	free(r->sigalg);
+	free(r->certs);
 	X509_free(r->signer);
 	EVP_PKEY_free(r->key);
+	pthread_mutex_destroy(&r->pool_lock);
 	free(r);
+}
+
+/* A signing context ready for one EVP_DigestSign; give it back with
+ * ctx_put.  NULL on failure (logged). */
+static EVP_MD_CTX *
+ctx_get(struct ocsp_responder *r)
+{
+	EVP_MD_CTX *c = NULL;
+	int ok;
+
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->npool > 0)
+		c = r->pool[--r->npool];
+	pthread_mutex_unlock(&r->pool_lock);
+	if (c == NULL && (c = EVP_MD_CTX_new()) == NULL) {
+		log_openssl("ocsp: EVP_MD_CTX_new");
+		return NULL;
+	}
+	if (r->tmpl != NULL)
+		ok = EVP_MD_CTX_copy_ex(c, r->tmpl) == 1;
+	else
+		ok = EVP_MD_CTX_reset(c) == 1 &&
+		    EVP_DigestSignInit(c, NULL, NULL, NULL, r->key) == 1;
+	if (!ok) {
+		log_openssl("ocsp: signing context");
+		EVP_MD_CTX_free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+ctx_put(struct ocsp_responder *r, EVP_MD_CTX *c)
+{
+	if (c == NULL)
+		return;
+	pthread_mutex_lock(&r->pool_lock);
+	if (r->npool < CTX_POOL) {
+		r->pool[r->npool++] = c;
+		c = NULL;	/* now the pool's */
+	}
+	pthread_mutex_unlock(&r->pool_lock);
+	EVP_MD_CTX_free(c);
 }
 
 /* ---- building ---------------------------------------------------------- */
 
-/* Appends tag + definite length (contents < 64 KiB here). */
-static size_t
-put_hdr(unsigned char *p, unsigned char tag, size_t n)
+/*
+ * CertID ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier, issuerNameHash
+ * OCTET STRING, issuerKeyHash OCTET STRING, serialNumber INTEGER }, echoed
+ * as requested (RFC 6960 4.2.1); parameters NULL, as clients send for
+ * SHA-1 and SHA-2.  0 when id is not encodable.
+ */
+static int
+der_certid(struct der *d, const struct ocsp_certid *id)
 {
-	p[0] = tag;
-	if (n < 0x80) {
-		p[1] = (unsigned char)n;
-		return 2;
-	}
-	if (n < 0x100) {
-		p[1] = 0x81;
-		p[2] = (unsigned char)n;
-		return 3;
-	}
-	p[1] = 0x82;
-	p[2] = (unsigned char)(n >> 8);
-	p[3] = (unsigned char)n;
-	return 4;
+	const ASN1_OBJECT *obj;
+	size_t start = d->len, alg;
+	int ol;
+
+	if (id->name_hash_len == 0 || id->name_hash_len >
+	    OCSP_CERTID_HASH_MAX || id->key_hash_len == 0 ||
+	    id->key_hash_len > OCSP_CERTID_HASH_MAX ||
+	    id->serial_der_len < 3 || id->serial_der_len >
+	    sizeof(id->serial_der) || id->serial_der[0] != 0x02 ||
+	    id->serial_der[1] != id->serial_der_len - 2)
+		return 0;
+	if (id->hash_nid == NID_undef ||
+	    (obj = OBJ_nid2obj(id->hash_nid)) == NULL ||
+	    (ol = (int)OBJ_length(obj)) <= 0 || ol > 64 ||
+	    OBJ_get0_data(obj) == NULL)
+		return 0;
+	alg = d->len;
+	der_tlv(d, 0x06, OBJ_get0_data(obj), (size_t)ol);
+	der_byte(d, 0x05);
+	der_byte(d, 0x00);
+	der_wrap(d, alg, 0x30);
+	der_tlv(d, 0x04, id->name_hash, id->name_hash_len);
+	der_tlv(d, 0x04, id->key_hash, id->key_hash_len);
+	der_put(d, id->serial_der, id->serial_der_len);
+	der_wrap(d, start, 0x30);
+	return 1;
 }
 
 /*
- * Rebuilds the OCSP_CERTID for id from DER (see the file comment).
- * CertID ::= SEQUENCE { hashAlgorithm AlgorithmIdentifier (parameters
- * NULL, as clients send for SHA-1 and SHA-2), issuerNameHash, issuerKeyHash
- * OCTET STRING, serialNumber INTEGER }.  Caller frees with OCSP_CERTID_free.
+ * SingleResponse ::= SEQUENCE { certID, certStatus, thisUpdate,
+ * nextUpdate [0] EXPLICIT OPTIONAL }; certStatus is good [0] IMPLICIT
+ * NULL, revoked [1] IMPLICIT RevokedInfo { revocationTime,
+ * revocationReason [0] EXPLICIT CRLReason OPTIONAL }, or unknown [2]
+ * IMPLICIT NULL.  0 on a bad single (logged).
  */
-static OCSP_CERTID *
-certid_make(const struct ocsp_certid *id)
-{
-	unsigned char buf[512], body[512], oid[64], *op = oid;
-	const unsigned char *q;
-	const ASN1_OBJECT *obj;
-	size_t n = 0, alg;
-	int oidlen;
-
-	if (id->name_hash_len > OCSP_CERTID_HASH_MAX ||
-	    id->key_hash_len > OCSP_CERTID_HASH_MAX ||
-	    id->serial_der_len < 3 || id->serial_der_len >
-	    sizeof(id->serial_der) || id->serial_der[0] != 0x02)
-		return NULL;
-	if ((obj = OBJ_nid2obj(id->hash_nid)) == NULL ||
-	    (oidlen = i2d_ASN1_OBJECT(obj, NULL)) <= 0 ||
-	    (size_t)oidlen > sizeof(oid) || i2d_ASN1_OBJECT(obj, &op) != oidlen)
-		return NULL;
-	alg = (size_t)oidlen + 2;
-	n += put_hdr(body + n, 0x30, alg);
-	memcpy(body + n, oid, (size_t)oidlen);
-	n += (size_t)oidlen;
-	body[n++] = 0x05;
-	body[n++] = 0x00;
-	n += put_hdr(body + n, 0x04, id->name_hash_len);
-	memcpy(body + n, id->name_hash, id->name_hash_len);
-	n += id->name_hash_len;
-	n += put_hdr(body + n, 0x04, id->key_hash_len);
-	memcpy(body + n, id->key_hash, id->key_hash_len);
-	n += id->key_hash_len;
-	memcpy(body + n, id->serial_der, id->serial_der_len);
-	n += id->serial_der_len;
-	alg = put_hdr(buf, 0x30, n);
-	memcpy(buf + alg, body, n);
-	q = buf;
-	return d2i_OCSP_CERTID(NULL, &q, (long)(alg + n));
-}
-
-/* Adds one SingleResponse to bs.  0 on failure (logged). */
 static int
-add_single(OCSP_BASICRESP *bs, const struct ocsp_single *s, size_t i)
+der_single(struct der *d, const struct ocsp_single *s, size_t i)
 {
-	OCSP_CERTID *cid = NULL;
-	ASN1_GENERALIZEDTIME *rev = NULL, *thisupd = NULL, *nextupd = NULL;
-	int reason = -1, ok = 0, st;
+	size_t start = d->len, at;
 
 	switch (s->status) {
 	case OCSP_CERT_GOOD:
-		st = V_OCSP_CERTSTATUS_GOOD;
+	case OCSP_CERT_UNKNOWN:
 		break;
 	case OCSP_CERT_REVOKED:
-		st = V_OCSP_CERTSTATUS_REVOKED;
 		if (s->reason != -1 && (!revoke_reason_valid(s->reason) ||
 		    s->reason == REVOKE_REASON_REMOVE_FROM_CRL)) {
 			log_err("ocsp: single %zu: bad reason %d", i, s->reason);
-			goto out;
+			return 0;
 		}
-		reason = s->reason > 0 ? s->reason : -1;
-		if ((rev = ASN1_GENERALIZEDTIME_set(NULL,
-		    (time_t)s->revoked_at)) == NULL) {
-			log_openssl("ocsp: single %zu: revocation time", i);
-			goto out;
-		}
-		break;
-	case OCSP_CERT_UNKNOWN:
-		st = V_OCSP_CERTSTATUS_UNKNOWN;
 		break;
 	default:
 		log_err("ocsp: single %zu: bad status %d", i, (int)s->status);
-		goto out;
+		return 0;
 	}
 	if (s->next_update != 0 && s->next_update <= s->this_update) {
 		log_err("ocsp: single %zu: nextUpdate not after thisUpdate", i);
-		goto out;
+		return 0;
 	}
-	if ((cid = certid_make(&s->id)) == NULL) {
-		log_openssl("ocsp: single %zu: bad CertID", i);
-		goto out;
+	if (!der_certid(d, &s->id)) {
+		log_err("ocsp: single %zu: bad CertID", i);
+		return 0;
 	}
-	if ((thisupd = ASN1_GENERALIZEDTIME_set(NULL,
-	    (time_t)s->this_update)) == NULL || (s->next_update != 0 &&
-	    (nextupd = ASN1_GENERALIZEDTIME_set(NULL,
-	    (time_t)s->next_update)) == NULL)) {
-		log_openssl("ocsp: single %zu: update times", i);
-		goto out;
+	if (s->status == OCSP_CERT_GOOD) {
+		der_byte(d, 0x80);
+		der_byte(d, 0x00);
+	} else if (s->status == OCSP_CERT_UNKNOWN) {
+		der_byte(d, 0x82);
+		der_byte(d, 0x00);
+	} else {
+		at = d->len;
+		if (!der_gtime(d, s->revoked_at))
+			goto badtime;
+		/* unspecified (0) is left out, as in the CRL */
+		if (s->reason > 0) {
+			unsigned char rr[5] = { 0xa0, 0x03, 0x0a, 0x01,
+			    (unsigned char)s->reason };
+
+			der_put(d, rr, sizeof(rr));
+		}
+		der_wrap(d, at, 0xa1);
 	}
-	if (OCSP_basic_add1_status(bs, cid, st, reason, rev, thisupd,
-	    nextupd) == NULL) {
-		log_openssl("ocsp: OCSP_basic_add1_status");
-		goto out;
+	if (!der_gtime(d, s->this_update))
+		goto badtime;
+	if (s->next_update != 0) {
+		at = d->len;
+		if (!der_gtime(d, s->next_update))
+			goto badtime;
+		der_wrap(d, at, 0xa0);
 	}
-	ok = 1;
-out:
-	OCSP_CERTID_free(cid);
-	ASN1_GENERALIZEDTIME_free(rev);
-	ASN1_GENERALIZEDTIME_free(thisupd);
-	ASN1_GENERALIZEDTIME_free(nextupd);
-	return ok;
+	der_wrap(d, start, 0x30);
+	return 1;
+badtime:
+	log_err("ocsp: single %zu: time out of range", i);
+	return 0;
 }
 
-/* Echoes the request's nonce extnValue (RFC 8954 2.1; not critical). */
-static int
-add_nonce(OCSP_BASICRESP *bs, const unsigned char *v, size_t len)
-{
-	ASN1_OCTET_STRING *os = NULL;
-	X509_EXTENSION *ext = NULL;
-	int ok = 0;
-
-	if ((os = ASN1_OCTET_STRING_new()) == NULL ||
-	    !ASN1_OCTET_STRING_set(os, v, (int)len) ||
-	    (ext = X509_EXTENSION_create_by_NID(NULL, NID_id_pkix_OCSP_Nonce,
-	    0, os)) == NULL || !OCSP_BASICRESP_add_ext(bs, ext, -1)) {
-		log_openssl("ocsp: cannot add the nonce");
-		goto out;
-	}
-	ok = 1;
-out:
-	X509_EXTENSION_free(ext);
-	ASN1_OCTET_STRING_free(os);
-	return ok;
-}
+/* id-pkix-ocsp-basic (RFC 6960 4.2.1) and id-pkix-ocsp-nonce, as OID TLVs */
+static const unsigned char oid_basic[] = { 0x06, 0x09, 0x2b, 0x06, 0x01,
+	0x05, 0x05, 0x07, 0x30, 0x01, 0x01 };
+static const unsigned char oid_nonce[] = { 0x06, 0x09, 0x2b, 0x06, 0x01,
+	0x05, 0x05, 0x07, 0x30, 0x01, 0x02 };
 
 int
-ocsp_resp_build(const struct ocsp_responder *r, const struct ocsp_single *s,
+ocsp_resp_build(struct ocsp_responder *r, const struct ocsp_single *s,
     size_t n, const unsigned char *nonce_ext, size_t nonce_len,
     unsigned char **der, size_t *len)
 {
-	OCSP_BASICRESP *bs = NULL;
-	OCSP_RESPONSE *resp = NULL;
+	static const unsigned char status_ok[] = { 0x0a, 0x01, 0x00 };
+	unsigned char sig[SIG_MAX];
 	EVP_MD_CTX *ctx = NULL;
-	unsigned char *buf = NULL, *p;
-	int rc = OCSP_RESP_EINVAL, dl;
+	struct der d = { NULL, 0, 0, 0 };
+	size_t siglen, at, ext;
+	int rc = OCSP_RESP_EINVAL;
 
 	*der = NULL;
 	*len = 0;
@@ -301,50 +554,80 @@ ocsp_resp_build(const struct ocsp_responder *r, const struct ocsp_single *s,
 		log_err("ocsp: bad arguments to ocsp_resp_build");
 		goto out;
 	}
-	if ((bs = OCSP_BASICRESP_new()) == NULL) {
+	/* Bound: a single is at most ~470 octets (two 64-octet hashes, a
+	 * 128-octet serial, three times); headers and fixed parts fit in
+	 * the rest.  Overflow is still caught by der.err. */
+	d.cap = 512 * n + nonce_len + r->sigalg_len + r->certs_len +
+	    r->sig_max + 256;
+	if ((d.p = malloc(d.cap)) == NULL) {
+		log_err("ocsp: out of memory");
 		rc = OCSP_RESP_ECRYPTO;
 		goto out;
 	}
+
+	/* ResponseData ::= SEQUENCE { version [0] DEFAULT v1 (left out),
+	 * responderID, producedAt, responses, responseExtensions [1] } */
+	der_put(&d, r->respid, sizeof(r->respid));
+	if (!der_gtime(&d, (int64_t)time(NULL)))
+		goto out;
+	at = d.len;
 	for (size_t i = 0; i < n; i++)
-		if (!add_single(bs, &s[i], i))
+		if (!der_single(&d, &s[i], i))
 			goto out;
+	der_wrap(&d, at, 0x30);
+	if (nonce_ext != NULL) {
+		/* RFC 8954 2.1: the request's extnValue echoed verbatim,
+		 * not critical (DEFAULT FALSE, so left out). */
+		ext = d.len;
+		der_put(&d, oid_nonce, sizeof(oid_nonce));
+		der_tlv(&d, 0x04, nonce_ext, nonce_len);
+		der_wrap(&d, ext, 0x30);	/* Extension */
+		der_wrap(&d, ext, 0x30);	/* Extensions */
+		der_wrap(&d, ext, 0xa1);
+	}
+	der_wrap(&d, 0, 0x30);
 	rc = OCSP_RESP_ECRYPTO;
-	if (nonce_ext != NULL && !add_nonce(bs, nonce_ext, nonce_len))
-		goto out;
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    EVP_DigestSignInit(ctx, NULL, r->md, NULL, r->key) != 1) {
-		log_openssl("ocsp: EVP_DigestSignInit");
+	if (d.err) {
+		log_err("ocsp: response larger than its bound");
 		goto out;
 	}
-	/* byKey (RFC 6960 4.2.1; RFC 5019 2.2.3 prefers it), with the signer
-	 * certificate in certs so clients can check the delegation. */
-	if (OCSP_basic_sign_ctx(bs, r->signer, ctx, NULL,
-	    OCSP_RESPID_KEY) != 1) {
-		log_openssl("ocsp: OCSP_basic_sign_ctx");
+
+	/* BasicOCSPResponse ::= SEQUENCE { tbsResponseData,
+	 * signatureAlgorithm, signature BIT STRING, certs [0] } */
+	siglen = sizeof(sig);
+	if ((ctx = ctx_get(r)) == NULL ||
+	    EVP_DigestSign(ctx, sig, &siglen, d.p, d.len) != 1 ||
+	    siglen == 0 || siglen > r->sig_max) {
+		log_openssl("ocsp: EVP_DigestSign");
 		goto out;
 	}
-	if ((resp = OCSP_response_create(OCSP_RESPONSE_STATUS_SUCCESSFUL,
-	    bs)) == NULL || (dl = i2d_OCSP_RESPONSE(resp, NULL)) <= 0) {
-		log_openssl("ocsp: encoding the response");
+	der_put(&d, r->sigalg, r->sigalg_len);
+	at = d.len;
+	der_byte(&d, 0x00);		/* no unused bits */
+	der_put(&d, sig, siglen);
+	der_wrap(&d, at, 0x03);
+	der_put(&d, r->certs, r->certs_len);
+	der_wrap(&d, 0, 0x30);
+
+	/* OCSPResponse ::= SEQUENCE { responseStatus successful (0),
+	 * responseBytes [0] EXPLICIT SEQUENCE { responseType, response
+	 * OCTET STRING } } */
+	der_wrap(&d, 0, 0x04);
+	der_prepend(&d, oid_basic, sizeof(oid_basic));
+	der_wrap(&d, 0, 0x30);
+	der_wrap(&d, 0, 0xa0);
+	der_prepend(&d, status_ok, sizeof(status_ok));
+	der_wrap(&d, 0, 0x30);
+	if (d.err) {
+		log_err("ocsp: response larger than its bound");
 		goto out;
 	}
-	if ((buf = malloc((size_t)dl)) == NULL) {
-		log_err("ocsp: out of memory");
-		goto out;
-	}
-	p = buf;
-	if (i2d_OCSP_RESPONSE(resp, &p) != dl) {
-		log_openssl("ocsp: i2d_OCSP_RESPONSE");
-		goto out;
-	}
-	*der = buf;
-	*len = (size_t)dl;
-	buf = NULL;		/* now the caller's */
+	*der = d.p;
+	*len = d.len;
+	d.p = NULL;		/* now the caller's */
 	rc = OCSP_RESP_OK;
 out:
-	free(buf);
-	EVP_MD_CTX_free(ctx);
-	OCSP_RESPONSE_free(resp);
-	OCSP_BASICRESP_free(bs);
+	ctx_put(r, ctx);
+	free(d.p);
 	return rc;
 }

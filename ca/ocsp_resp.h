@@ -104,7 +104,7 @@ enum ocsp_resp_err {
  *
  * On OCSP_RESP_OK, *der is malloc'd (caller frees with free()).
  */
-int ocsp_resp_build(const struct ocsp_responder *r,
+int ocsp_resp_build(struct ocsp_responder *r,
     const struct ocsp_single *s, size_t n, const unsigned char *nonce_ext,
     size_t nonce_len, unsigned char **der, size_t *len);
 

@@ -7,6 +7,7 @@
  * client side: OCSP_basic_verify, OCSP_resp_find_status, OCSP_check_nonce.
  */
 #include <check.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -428,6 +429,251 @@ START_TEST(test_echo_foreign_certid)
 }
 END_TEST
 
+/*
+ * The hand-written DER against OpenSSL's own encoder: every response,
+ * parsed by d2i_OCSP_RESPONSE, re-encodes to exactly the same octets
+ * (so it is canonical DER as OpenSSL would write it), and a reference
+ * response built with OpenSSL's OCSP_* API from the same data carries the
+ * same single responses, nonce and responder ID.
+ */
+static void
+assert_reencodes(const unsigned char *der, size_t len)
+{
+	const unsigned char *q = der;
+	OCSP_RESPONSE *resp = d2i_OCSP_RESPONSE(NULL, &q, (long)len);
+	OCSP_BASICRESP *bs;
+	unsigned char *again = NULL, *tbs = NULL;
+	int l;
+
+	ck_assert_ptr_nonnull(resp);
+	l = i2d_OCSP_RESPONSE(resp, &again);
+	ck_assert_int_eq(l, (int)len);
+	ck_assert_mem_eq(again, der, len);
+	bs = OCSP_response_get1_basic(resp);
+	ck_assert_ptr_nonnull(bs);
+	l = ASN1_item_i2d((ASN1_VALUE *)OCSP_resp_get0_respdata(bs), &tbs,
+	    ASN1_ITEM_rptr(OCSP_RESPDATA));
+	ck_assert_int_gt(l, 0);
+	OPENSSL_free(tbs);
+	OPENSSL_free(again);
+	OCSP_BASICRESP_free(bs);
+	OCSP_RESPONSE_free(resp);
+}
+
+/* The DER of the i-th SingleResponse of bs, for comparing. */
+static int
+single_der(OCSP_BASICRESP *bs, int i, unsigned char **out)
+{
+	return i2d_OCSP_SINGLERESP(OCSP_resp_get0(bs, i), out);
+}
+
+START_TEST(test_matches_openssl)
+{
+	struct ocsp_request r;
+	OCSP_REQUEST *req = client_request(EVP_sha1(), 3, 1, &r);
+	struct ocsp_responder *rs;
+	struct ocsp_single s[3];
+	unsigned char *der = NULL;
+	size_t len = 0;
+	OCSP_BASICRESP *bs, *ref = OCSP_BASICRESP_new();
+	time_t now = time(NULL);
+	const ASN1_OCTET_STRING *kid = NULL, *rkid = NULL;
+	const X509_NAME *nm = NULL;
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	const EVP_MD *md = EVP_sha256();
+
+	teardown();
+	pki_make(signer_kinds[_i]);
+	ocsp_request_clear(&r);
+	OCSP_REQUEST_free(req);
+	req = client_request(EVP_sha1(), 3, 1, &r);
+	if (EVP_PKEY_is_a(signer_key, "ED25519"))
+		md = NULL;
+	else if (EVP_PKEY_is_a(signer_key, "EC") &&
+	    EVP_PKEY_get_bits(signer_key) == 384)
+		md = EVP_sha384();
+	rs = ocsp_responder_new(signer, signer_key);
+	ck_assert_ptr_nonnull(rs);
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 3; i++) {
+		OCSP_CERTID *id = OCSP_cert_to_id(EVP_sha1(), leaf[i], ca);
+		ASN1_TIME *tu = ASN1_GENERALIZEDTIME_set(NULL, now - 60);
+		ASN1_TIME *nu = ASN1_GENERALIZEDTIME_set(NULL, now + 3600);
+		ASN1_TIME *rv = ASN1_GENERALIZEDTIME_set(NULL, now - 1000);
+		int st = i == 0 ? V_OCSP_CERTSTATUS_GOOD : i == 1 ?
+		    V_OCSP_CERTSTATUS_REVOKED : V_OCSP_CERTSTATUS_UNKNOWN;
+
+		s[i].id = r.ids[i];
+		s[i].this_update = now - 60;
+		s[i].next_update = i == 2 ? 0 : now + 3600;
+		s[i].status = i;	/* good, revoked, unknown */
+		s[i].revoked_at = now - 1000;
+		s[i].reason = i == 1 ? 4 : -1;
+		ck_assert_ptr_nonnull(OCSP_basic_add1_status(ref, id, st,
+		    i == 1 ? 4 : -1, i == 1 ? rv : NULL, tu,
+		    i == 2 ? NULL : nu));
+		OCSP_CERTID_free(id);
+		ASN1_TIME_free(tu);
+		ASN1_TIME_free(nu);
+		ASN1_TIME_free(rv);
+	}
+	ck_assert_int_eq(OCSP_copy_nonce(ref, req), 1);
+	ck_assert_int_eq(EVP_DigestSignInit(mctx, NULL, md, NULL, signer_key),
+	    1);
+	ck_assert_int_eq(OCSP_basic_sign_ctx(ref, signer, mctx, NULL,
+	    OCSP_RESPID_KEY), 1);
+	ck_assert_int_eq(ocsp_resp_build(rs, s, 3, r.nonce_ext,
+	    r.nonce_ext_len, &der, &len), OCSP_RESP_OK);
+	assert_reencodes(der, len);
+	bs = verified_basic(der, len, 0);
+	ck_assert_int_eq(OCSP_check_nonce(req, bs), 1);
+	ck_assert_int_eq(OCSP_resp_count(bs), 3);
+	for (int i = 0; i < 3; i++) {
+		unsigned char *a = NULL, *b = NULL;
+		int la = single_der(bs, i, &a), lb = single_der(ref, i, &b);
+
+		ck_assert_int_gt(la, 0);
+		ck_assert_int_eq(la, lb);
+		ck_assert_mem_eq(a, b, (size_t)la);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+	}
+	ck_assert_int_eq(OCSP_resp_get0_id(bs, &kid, &nm), 1);
+	ck_assert_int_eq(OCSP_resp_get0_id(ref, &rkid, &nm), 1);
+	ck_assert_int_eq(ASN1_OCTET_STRING_cmp(kid, rkid), 0);
+	ck_assert_int_eq(OBJ_cmp(OCSP_resp_get0_tbs_sigalg(bs)->algorithm,
+	    OCSP_resp_get0_tbs_sigalg(ref)->algorithm), 0);
+	ck_assert_int_eq(X509_ALGOR_cmp(OCSP_resp_get0_tbs_sigalg(bs),
+	    OCSP_resp_get0_tbs_sigalg(ref)), 0);
+	/* the nonce extension, byte for byte */
+	{
+		unsigned char *a = NULL, *b = NULL;
+		int ia = OCSP_BASICRESP_get_ext_by_NID(bs,
+		    NID_id_pkix_OCSP_Nonce, -1);
+		int ib = OCSP_BASICRESP_get_ext_by_NID(ref,
+		    NID_id_pkix_OCSP_Nonce, -1);
+		int la = i2d_X509_EXTENSION(OCSP_BASICRESP_get_ext(bs, ia), &a);
+		int lb = i2d_X509_EXTENSION(OCSP_BASICRESP_get_ext(ref, ib),
+		    &b);
+
+		ck_assert_int_gt(la, 0);
+		ck_assert_int_eq(la, lb);
+		ck_assert_mem_eq(a, b, (size_t)la);
+		OPENSSL_free(a);
+		OPENSSL_free(b);
+	}
+	OCSP_BASICRESP_free(bs);
+	OCSP_BASICRESP_free(ref);
+	EVP_MD_CTX_free(mctx);
+	free(der);
+	ocsp_responder_free(rs);
+	ocsp_request_clear(&r);
+	OCSP_REQUEST_free(req);
+}
+END_TEST
+
+/* Long-form lengths: 64 singles with the largest CertIDs. */
+START_TEST(test_large_reencodes)
+{
+	struct ocsp_responder *rs = ocsp_responder_new(signer, signer_key);
+	struct ocsp_single s[64];
+	unsigned char *der = NULL;
+	size_t len = 0;
+	OCSP_BASICRESP *bs;
+
+	memset(s, 0, sizeof(s));
+	for (int i = 0; i < 64; i++) {
+		s[i].id.hash_nid = NID_sha512;
+		memset(s[i].id.name_hash, i, 64);
+		s[i].id.name_hash_len = 64;
+		memset(s[i].id.key_hash, 0x22, 64);
+		s[i].id.key_hash_len = 64;
+		s[i].id.serial_der[0] = 0x02;
+		s[i].id.serial_der[1] = 126;
+		memset(s[i].id.serial_der + 2, 0x7f, 126);
+		s[i].id.serial_der_len = 128;
+		s[i].status = OCSP_CERT_REVOKED;
+		s[i].revoked_at = 1;
+		s[i].reason = 1;
+		s[i].this_update = 253402300000LL;	/* year 9999 */
+		s[i].next_update = 253402300799LL;
+	}
+	ck_assert_int_eq(ocsp_resp_build(rs, s, 64, (const unsigned char *)
+	    "\x04\x20" "abcdefghijklmnopqrstuvwxyz012345", 34, &der, &len),
+	    OCSP_RESP_OK);
+	ck_assert_uint_gt(len, 0x4000);	/* 3-octet lengths */
+	assert_reencodes(der, len);
+	bs = verified_basic(der, len, OCSP_NOCHECKS);
+	ck_assert_int_eq(OCSP_resp_count(bs), 64);
+	OCSP_BASICRESP_free(bs);
+	free(der);
+	/* a time past year 9999 cannot be a GeneralizedTime */
+	s[0].next_update = 253402300800LL;
+	der = (unsigned char *)1;
+	ck_assert_int_eq(ocsp_resp_build(rs, s, 1, NULL, 0, &der, &len),
+	    OCSP_RESP_EINVAL);
+	ck_assert_ptr_null(der);
+	/* a serial whose length octet disagrees with its size */
+	s[0].next_update = 0;
+	s[0].id.serial_der[1] = 5;
+	ck_assert_int_eq(ocsp_resp_build(rs, s, 1, NULL, 0, &der, &len),
+	    OCSP_RESP_EINVAL);
+	ocsp_responder_free(rs);
+}
+END_TEST
+
+/* Many threads share one responder (its context pool). */
+struct thr_arg {
+	struct ocsp_responder *rs;
+	struct ocsp_single s;
+	int fails;
+};
+
+static void *
+thr_sign(void *p)
+{
+	struct thr_arg *a = p;
+
+	for (int i = 0; i < 200; i++) {
+		unsigned char *der = NULL;
+		size_t len = 0;
+
+		if (ocsp_resp_build(a->rs, &a->s, 1, (const unsigned char *)
+		    "\x04\x01x", 3, &der, &len) != OCSP_RESP_OK)
+			a->fails++;
+		free(der);
+	}
+	return NULL;
+}
+
+START_TEST(test_threads)
+{
+	struct ocsp_request r;
+	OCSP_REQUEST *req = client_request(EVP_sha1(), 1, 0, &r);
+	struct thr_arg a[12];
+	pthread_t t[12];
+
+	memset(a, 0, sizeof(a));
+	a[0].rs = ocsp_responder_new(signer, signer_key);
+	ck_assert_ptr_nonnull(a[0].rs);
+	for (int i = 0; i < 12; i++) {
+		a[i].rs = a[0].rs;
+		a[i].s.id = r.ids[0];
+		a[i].s.this_update = time(NULL);
+		a[i].s.reason = -1;
+		ck_assert_int_eq(pthread_create(&t[i], NULL, thr_sign, &a[i]),
+		    0);
+	}
+	for (int i = 0; i < 12; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(a[i].fails, 0);
+	}
+	ocsp_responder_free(a[0].rs);
+	ocsp_request_clear(&r);
+	OCSP_REQUEST_free(req);
+}
+END_TEST
+
 /* ---- Limits ------------------------------------------------------------ */
 
 START_TEST(test_bad_inputs)
@@ -520,6 +766,10 @@ resp_suite(void)
 	tcase_add_loop_test(core, test_signer_key_types, 0,
 	    sizeof(signer_kinds) / sizeof(signer_kinds[0]));
 	tcase_add_test(core, test_echo_foreign_certid);
+	tcase_add_loop_test(core, test_matches_openssl, 0,
+	    sizeof(signer_kinds) / sizeof(signer_kinds[0]));
+	tcase_add_test(core, test_large_reencodes);
+	tcase_add_test(core, test_threads);
 	tcase_add_test(lim, test_bad_inputs);
 	tcase_add_test(lim, test_bad_responder);
 	suite_add_tcase(s, core);
