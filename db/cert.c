@@ -145,6 +145,27 @@ db_cert_get_by_serial(struct db *db, const unsigned char *serial, size_t len,
 }
 
 int
+db_cert_status_by_serial(struct db *db, const unsigned char *serial,
+    size_t len, struct db_cert *c)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_STATUS,
+	    "SELECT " CERT_COLS CERT_FROM " WHERE c.serial = ?");
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_blob(st, 1, serial, (int)len, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		cert_from_row(st, c);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
+}
+
+int
 db_cert_get_by_id(struct db *db, int64_t id, struct db_cert *c)
 {
 	sqlite3_stmt *st = db_stmt(db, ST_CERT_BY_ID,

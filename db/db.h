@@ -114,6 +114,10 @@ int db_cert_insert(struct db *db, const struct db_cert *c, int64_t *id);
 /* serial lookup: fills *c (with der) or DB_NOTFOUND. */
 int db_cert_get_by_serial(struct db *db, const unsigned char *serial,
     size_t len, struct db_cert *c);
+/* Like db_cert_get_by_serial but without der: the OCSP responder's
+ * status lookup, which must not read certificate blobs. */
+int db_cert_status_by_serial(struct db *db, const unsigned char *serial,
+    size_t len, struct db_cert *c);
 /* By row id (with der), or DB_NOTFOUND. */
 int db_cert_get_by_id(struct db *db, int64_t id, struct db_cert *c);
 /* Only reports whether serial exists (cheap; for collision checks). */

@@ -264,7 +264,8 @@ status_from_db(struct db *db, const struct rev_ca *ca, struct ocsp_single *s)
 	s->reason = -1;
 	if (s->id.serial_len == 0)
 		return 0;	/* zero, negative or too long: never ours */
-	rc = db_cert_get_by_serial(db, s->id.serial, s->id.serial_len, &c);
+	rc = db_cert_status_by_serial(db, s->id.serial, s->id.serial_len,
+	    &c);
 	if (rc == DB_NOTFOUND)
 		return 0;
 	if (rc != DB_OK) {
