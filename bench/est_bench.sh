@@ -15,6 +15,11 @@
 #
 # BUILD_DIR defaults to the current directory (a configured build where
 # "make bench/est_load" works).
+#
+# Environment: SERVER_THREADS (worker threads per listener, 0 = default),
+# MODES (default "keepalive newconn resume"), LOAD_ARGS (extra est_load
+# options, e.g. "--no-decode"), PERF_OUT (record the server with
+# "perf record -g" into that file during the timed runs).
 set -eu
 
 B=$(cd "${1:-.}" && pwd)
@@ -23,8 +28,13 @@ THREADS=${3:-64}
 NDEV=${4:-64}
 W=$(mktemp -d /tmp/est_bench.XXXXXX)
 SPID=
+PPID_PERF=
 
 cleanup() {
+	if [ -n "$PPID_PERF" ] && kill -0 "$PPID_PERF" 2>/dev/null; then
+		kill -INT "$PPID_PERF"
+		wait "$PPID_PERF" 2>/dev/null || true
+	fi
 	if [ -n "$SPID" ] && kill -0 "$SPID" 2>/dev/null; then
 		kill "$SPID"
 		# Bounded wait, then give up loudly.
@@ -79,15 +89,26 @@ run() {
 	timeout 600 "$B/bench/est_load" --port "$P2" \
 		--cacert "$D/certs/root_ca.pem" --devices "$W/mfg/devices.txt" \
 		--signer-ca "$W/mfg/signer_ca.pem" --threads "$THREADS" \
-		--count "$COUNT" --pid "$SPID" "$@" || echo "(est_load exit $?)"
+		--count "$COUNT" --pid "$SPID" ${LOAD_ARGS:-} "$@" ||
+		echo "(est_load exit $?)"
 }
 # A short warm-up so page cache and lazy init are not in the figures.
 timeout 120 "$B/bench/est_load" --port "$P2" --cacert "$D/certs/root_ca.pem" \
 	--devices "$W/mfg/devices.txt" --signer-ca "$W/mfg/signer_ca.pem" \
 	--threads 8 --count 400 >/dev/null || true
+if [ -n "${PERF_OUT:-}" ]; then
+	perf record -q -F 499 ${PERF_ARGS:--g} -p "$SPID" -o "$PERF_OUT" >/dev/null 2>&1 &
+	PPID_PERF=$!
+	sleep 0.5
+fi
 for m in ${MODES:-keepalive newconn resume}; do
 	case $m in
 	resume) run --mode newconn --resume ;;
 	*) run --mode "$m" ;;
 	esac
 done
+if [ -n "$PPID_PERF" ]; then
+	kill -INT "$PPID_PERF"
+	wait "$PPID_PERF" 2>/dev/null || true
+	PPID_PERF=
+fi

@@ -108,13 +108,13 @@ app_load(struct app *a, const struct fc_config *cfg, char *err, size_t len)
 
 	memset(a, 0, sizeof(*a));
 	a->cfg = *cfg;
-	/* Enrollments block their worker on the group commit (an fsync), so
-	 * workers must outnumber cores for commits to batch: "threads": 0
-	 * means 16 per core here. */
+	/* Workers never wait on the group commit (an enrollment parks its
+	 * request and the committer wakes it: http_req_defer), so one
+	 * worker per core is enough: "threads": 0 means that. */
 	if (a->cfg.threads <= 0) {
 		long nc = sysconf(_SC_NPROCESSORS_ONLN);
 
-		a->cfg.threads = 16 * (nc > 0 ? (int)nc : 1);
+		a->cfg.threads = nc > 0 ? (int)nc : 1;
 	}
 	a->started = time(NULL);
 	snprintf(a->db_path, sizeof(a->db_path), "%s/fleetca.db", cfg->dir);

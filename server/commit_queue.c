@@ -12,10 +12,12 @@
 #include "db/db.h"
 #include "server/commit_queue.h"
 
-/* One waiting request; lives on the worker's stack for the cq_run call. */
+/* One job: on the worker's stack for cq_run (done_fn NULL), malloc'd by
+ * cq_submit and freed by the committer after done_fn. */
 struct cq_job {
 	cq_job_fn fn;
 	void *arg;
+	cq_done_fn done_fn;
 	int done;
 	int result;
 	struct cq_job *next;
@@ -129,12 +131,31 @@ committer(void *arg)
 
 		run_batch(q, batch);
 
-		pthread_mutex_lock(&q->lock);
-		for (struct cq_job *j = batch, *nx; j != NULL; j = nx) {
-			nx = j->next;	/* j may vanish once done is seen */
-			j->done = 1;
+		/* Submitted jobs first, outside the lock: their done
+		 * functions wake parked requests. */
+		{
+			struct cq_job **pp = &batch, *j;
+			int waiters = 0;
+
+			while ((j = *pp) != NULL) {
+				if (j->done_fn == NULL) {
+					waiters = 1;
+					pp = &j->next;
+					continue;
+				}
+				*pp = j->next;
+				j->done_fn(j->arg, j->result);
+				free(j);
+			}
+			pthread_mutex_lock(&q->lock);
+			for (struct cq_job *nx; (j = batch) != NULL;
+			    batch = nx) {
+				nx = j->next;	/* j may vanish once done */
+				j->done = 1;
+			}
+			if (waiters)
+				pthread_cond_broadcast(&q->done);
 		}
-		pthread_cond_broadcast(&q->done);
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -218,4 +239,31 @@ cq_run(struct commit_queue *q, cq_job_fn fn, void *arg)
 		pthread_cond_wait(&q->done, &q->lock);
 	pthread_mutex_unlock(&q->lock);
 	return j.result;
+}
+
+int
+cq_submit(struct commit_queue *q, cq_job_fn fn, cq_done_fn done, void *arg)
+{
+	struct cq_job *j;
+
+	if (done == NULL || (j = calloc(1, sizeof(*j))) == NULL)
+		return -1;
+	j->fn = fn;
+	j->arg = arg;
+	j->done_fn = done;
+	j->result = -1;
+	pthread_mutex_lock(&q->lock);
+	if (q->stopping) {
+		pthread_mutex_unlock(&q->lock);
+		free(j);
+		return -1;
+	}
+	if (q->tail != NULL)
+		q->tail->next = j;
+	else
+		q->head = j;
+	q->tail = j;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	return 0;
 }

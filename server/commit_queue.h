@@ -13,6 +13,11 @@
  * back and every job of it is run again alone in its own transaction, so
  * one bad job never costs the others.  A job must therefore be
  * re-runnable: it resets whatever it produced before doing its work.
+ *
+ * Two ways to hand in a job: cq_run blocks its caller until the commit;
+ * cq_submit returns at once and the committer calls the job's done
+ * function after the commit, so a server worker never waits on the fsync
+ * (it parks the request instead: http_req_defer).
  */
 #ifndef FLEETCA_SERVER_COMMIT_QUEUE_H
 #define FLEETCA_SERVER_COMMIT_QUEUE_H
@@ -47,5 +52,21 @@ void cq_free(struct commit_queue *q);
  * failed (nothing of this job was written).
  */
 int cq_run(struct commit_queue *q, cq_job_fn fn, void *arg);
+
+/* Told the outcome of a submitted job: result 0 when its writes are
+ * durably committed, -1 when the job or the store failed (nothing of it
+ * was written).  Runs on the committer thread: must not block, and should
+ * be short (every job of the batch waits behind it). */
+typedef void (*cq_done_fn)(void *arg, int result);
+
+/*
+ * Queues fn(db, arg) for the next group transaction and returns.  On 0,
+ * done(arg, result) is called exactly once, on the committer thread,
+ * after the batch's commit (pending jobs are still run when the queue is
+ * freed).  -1 when the queue is stopping or out of memory: then neither
+ * fn nor done is ever called and arg stays the caller's.
+ */
+int cq_submit(struct commit_queue *q, cq_job_fn fn, cq_done_fn done,
+    void *arg);
 
 #endif

@@ -7,6 +7,8 @@
  * transaction what could have changed since the decision, so two
  * concurrent requests can never both get a certificate for the same key.
  */
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,8 +223,27 @@ struct enroll_peer {
 	unsigned char *leaf_spki;		/* i2d_PUBKEY; OPENSSL_free */
 	size_t leaf_spki_len;
 	/* Positive chain verdicts, [0] manufacturer trust, [1] our own CAs
-	 * (client purpose); 0 = none cached. */
-	time_t verified_at[2];
+	 * (client purpose); 0 = none cached.  Atomic: a cached peer is
+	 * shared by every connection presenting the same list. */
+	_Atomic(time_t) verified_at[2];
+	atomic_int refs;	/* enroll_peer_ref / enroll_peer_free */
+};
+
+/*
+ * Peers seen lately, shared across connections: a device that opens a
+ * new TLS connection per enrollment presents the same list each time,
+ * and parsing it (OpenSSL 3.0 decodes each key through its provider
+ * decoders) and verifying it cost about a third of such an enrollment.
+ * Direct-mapped by the list hash; each slot holds a reference.  Only
+ * what depends on the list's bytes alone is cached (the verdicts expire
+ * as on a connection); device state and revocation are looked up per
+ * request.
+ */
+#define PEER_CACHE_SLOTS 1024
+
+struct enroll_peer_cache {
+	pthread_mutex_t lock;
+	struct enroll_peer *slot[PEER_CACHE_SLOTS];
 };
 
 struct enroll_peer *
@@ -238,6 +259,7 @@ enroll_peer_new(STACK_OF(X509) *chain, const unsigned char list_hash[32])
 		return NULL;
 	}
 	p->chain = chain;
+	atomic_init(&p->refs, 1);
 	memcpy(p->list_hash, list_hash, sizeof(p->list_hash));
 	if (cert_sha256(sk_X509_value(chain, 0), p->leaf_sha256) != 0)
 		goto fail;
@@ -269,16 +291,71 @@ enroll_peer_chain(const struct enroll_peer *p)
 	return p != NULL ? p->chain : NULL;
 }
 
+struct enroll_peer *
+enroll_peer_ref(struct enroll_peer *p)
+{
+	if (p != NULL)
+		atomic_fetch_add(&p->refs, 1);
+	return p;
+}
+
 void
 enroll_peer_free(void *arg)
 {
 	struct enroll_peer *p = arg;
 
-	if (p == NULL)
+	if (p == NULL || atomic_fetch_sub(&p->refs, 1) > 1)
 		return;
 	sk_X509_pop_free(p->chain, X509_free);
 	OPENSSL_free(p->leaf_spki);
 	free(p);
+}
+
+static size_t
+peer_slot(const unsigned char list_hash[32])
+{
+	return ((size_t)list_hash[0] << 8 | list_hash[1]) % PEER_CACHE_SLOTS;
+}
+
+struct enroll_peer *
+enroll_peer_cached(struct enroll_state *s, const unsigned char list_hash[32])
+{
+	struct enroll_peer *p;
+
+	if (s == NULL || s->peers == NULL)
+		return NULL;
+	pthread_mutex_lock(&s->peers->lock);
+	p = s->peers->slot[peer_slot(list_hash)];
+	p = enroll_peer_matches(p, list_hash) ? enroll_peer_ref(p) : NULL;
+	pthread_mutex_unlock(&s->peers->lock);
+	return p;
+}
+
+void
+enroll_peer_remember(struct enroll_state *s, struct enroll_peer *p)
+{
+	struct enroll_peer *old;
+	size_t i;
+
+	if (s == NULL || s->peers == NULL || p == NULL)
+		return;
+	i = peer_slot(p->list_hash);
+	pthread_mutex_lock(&s->peers->lock);
+	old = s->peers->slot[i];
+	s->peers->slot[i] = enroll_peer_ref(p);
+	pthread_mutex_unlock(&s->peers->lock);
+	enroll_peer_free(old);
+}
+
+static void
+peer_cache_free(struct enroll_peer_cache *c)
+{
+	if (c == NULL)
+		return;
+	for (size_t i = 0; i < PEER_CACHE_SLOTS; i++)
+		enroll_peer_free(c->slot[i]);
+	pthread_mutex_destroy(&c->lock);
+	free(c);
 }
 
 /*
@@ -290,12 +367,13 @@ enroll_peer_free(void *arg)
 static int
 peer_verified(struct enroll_peer *p, X509_STORE *store, int own, time_t now)
 {
+	time_t at;
 	int i;
 
 	if (p == NULL || store == NULL)
 		return 0;
-	if (p->verified_at[own] != 0 && now >= p->verified_at[own] &&
-	    now - p->verified_at[own] < ENROLL_PEER_REVERIFY_S) {
+	at = atomic_load(&p->verified_at[own]);
+	if (at != 0 && now >= at && now - at < ENROLL_PEER_REVERIFY_S) {
 		for (i = 0; i < sk_X509_num(p->chain); i++) {
 			X509 *x = sk_X509_value(p->chain, i);
 
@@ -306,10 +384,10 @@ peer_verified(struct enroll_peer *p, X509_STORE *store, int own, time_t now)
 		if (i == sk_X509_num(p->chain))
 			return 1;
 	}
-	p->verified_at[own] = 0;
+	atomic_store(&p->verified_at[own], 0);
 	if (!ra_chain_verify(p->chain, store, now, own))
 		return 0;
-	p->verified_at[own] = now;
+	atomic_store(&p->verified_at[own], now);
 	return 1;
 }
 
@@ -393,6 +471,9 @@ enroll_state_load(struct app *a, struct db *db, char *err, size_t errlen)
 			snprintf(err, errlen, "cannot encode csrattrs");
 			goto fail;
 		}
+	if ((s->peers = calloc(1, sizeof(*s->peers))) == NULL)
+		goto oom;
+	pthread_mutex_init(&s->peers->lock, NULL);
 	if ((s->cq = cq_start(a->db_path, CQ_MAX_BATCH, idle_sweep, a,
 	    SWEEP_IDLE_S, err, errlen)) == NULL)
 		goto fail;
@@ -412,6 +493,7 @@ enroll_state_free(struct enroll_state *s)
 	if (s == NULL)
 		return;
 	cq_free(s->cq);
+	peer_cache_free(s->peers);
 	ra_trust_free(s->trust);
 	free(s->cacerts);
 	if (s->csrattrs != NULL)
@@ -424,45 +506,160 @@ enroll_state_free(struct enroll_state *s)
 
 /* ---- the committer's jobs ---------------------------------------------- */
 
-/* An audit row for a refusal. */
-struct refusal_job {
-	const char *subject;
-	char *details;
+/*
+ * One enrollment (or one refusal) in flight: everything the committer's
+ * job and its completion need, owned here, since the request that asked
+ * may be parked (or gone) by the time the committer runs it.  Made by
+ * the worker, handed to the committer with cq_submit, freed by
+ * task_finish after the caller's done function.
+ */
+struct enroll_task {
+	struct app *a;
+	enum enroll_kind kind;
+	const struct ca_profile *profile;	/* lives as long as the app */
+	char peer[64];
+	time_t now;
+	X509_REQ *csr;			/* the client's request; owned */
+	X509_REQ *kg_csr;		/* serverkeygen's own request; owned */
+	EVP_PKEY *idevid_key;		/* first enrollment; owned ref */
+	int64_t device_id;
+	int64_t old_cert_id;		/* re-enroll: the presented LDevID */
+	unsigned char spki[DB_HASH_LEN];	/* of the key to certify */
+	struct ca_prepared *prep;	/* signed by the worker; owned */
+	char prep_uid[DB_UID_MAX + 1];	/* the names prep was made for */
+	char prep_owner[DB_OWNER_MAX];
+	/* refusal audit row */
+	char subject[256];
+	char *details;			/* malloc'd JSON */
+	/* results of issue_apply */
+	X509 *cert;			/* set when issued afresh (fallback) */
+	int recorded;			/* prep's certificate was recorded */
+	enum enroll_status status;
+	char reason[64];
+	/* the answer, and who gets it */
+	struct enroll_out out;
+	enroll_done_fn done;
+	void *done_arg;
 };
 
+static void
+task_free(struct enroll_task *t)
+{
+	if (t == NULL)
+		return;
+	X509_REQ_free(t->csr);
+	X509_REQ_free(t->kg_csr);
+	EVP_PKEY_free(t->idevid_key);
+	ca_prepared_free(t->prep);
+	X509_free(t->cert);
+	free(t->details);
+	enroll_out_clear(&t->out);
+	free(t);
+}
+
+/* Hands t->out to the caller's done function, then frees t. */
+static void
+task_finish(struct enroll_task *t)
+{
+	if (t->out.status != ENROLL_OK) {
+		X509_free(t->out.cert);
+		t->out.cert = NULL;
+		EVP_PKEY_free(t->out.key);
+		t->out.key = NULL;
+	}
+	t->done(t->done_arg, &t->out);
+	task_free(t);
+}
+
+/* An audit row for a refusal. */
 static int
 refusal_apply(struct db *db, void *arg)
 {
-	struct refusal_job *j = arg;
+	struct enroll_task *t = arg;
 
-	return db_audit_append(db, "est", "enroll_refused", j->subject,
-	    j->details) == DB_OK ? 0 : -1;
+	return db_audit_append(db, "est", "enroll_refused", t->subject,
+	    t->details) == DB_OK ? 0 : -1;
 }
 
 static void
-audit_refusal(struct app *a, const char *op, const char *peer,
-    const char *reason, const char *subject, const char *profile)
+refusal_done(void *arg, int result)
 {
-	struct refusal_job j;
+	struct enroll_task *t = arg;
 
-	atomic_fetch_add(&a->m.refused, 1);
-	j.subject = subject;
-	if ((j.details = details_json(op, peer, reason, profile, NULL, NULL,
-	    NULL)) == NULL ||
-	    cq_run(a->enroll->cq, refusal_apply, &j) != 0)
-		log_err("est: could not audit refusal %s from %s", reason,
-		    peer);
-	free(j.details);
+	if (result != 0)
+		log_err("est: could not audit refusal %s from %s",
+		    t->out.reason, t->peer);
+	task_finish(t);
+}
+
+/*
+ * Refuses with status st and reason, audited: t->out is set and the
+ * audit row is queued; the caller's done function runs once it is
+ * committed (the refusal is answered even should the audit fail: logged).
+ * Consumes t.
+ */
+static void
+task_refuse(struct enroll_task *t, const char *op, enum enroll_status st,
+    const char *reason, const char *subject)
+{
+	t->out.status = st;
+	snprintf(t->out.reason, sizeof(t->out.reason), "%s", reason);
+	snprintf(t->subject, sizeof(t->subject), "%s",
+	    subject != NULL ? subject : "-");
+	atomic_fetch_add(&t->a->m.refused, 1);
+	if ((t->details = details_json(op, t->peer, reason,
+	    t->profile != NULL ? t->profile->name : NULL, NULL, NULL,
+	    NULL)) == NULL || cq_submit(t->a->enroll->cq, refusal_apply,
+	    refusal_done, t) != 0)
+		refusal_done(t, -1);
+}
+
+static struct enroll_task *
+task_new(struct app *a, enum enroll_kind kind, const char *peer,
+    enroll_done_fn done, void *arg)
+{
+	struct enroll_task *t = calloc(1, sizeof(*t));
+
+	if (t == NULL)
+		return NULL;
+	t->a = a;
+	t->kind = kind;
+	snprintf(t->peer, sizeof(t->peer), "%s", peer ? peer : "?");
+	t->out.status = ENROLL_FAILED;
+	snprintf(t->out.reason, sizeof(t->out.reason), "internal_error");
+	t->done = done;
+	t->done_arg = arg;
+	return t;
+}
+
+/* When not even a task can be made: answer at once, unaudited. */
+static void
+answer_oom(enroll_done_fn done, void *arg)
+{
+	struct enroll_out o;
+
+	memset(&o, 0, sizeof(o));
+	o.status = ENROLL_FAILED;
+	snprintf(o.reason, sizeof(o.reason), "internal_error");
+	log_err("est: out of memory");
+	done(arg, &o);
+	enroll_out_clear(&o);
 }
 
 void
-enroll_audit_refusal(struct app *a, const char *op, const char *peer,
-    const char *reason, STACK_OF(X509) *chain)
+enroll_refuse(struct app *a, const char *op, const char *peer,
+    const char *reason, STACK_OF(X509) *chain, enum enroll_status st,
+    enroll_done_fn done, void *arg)
 {
+	struct enroll_task *t = task_new(a, ENROLL_FIRST, peer, done, arg);
 	char subj[256];
 
+	if (t == NULL) {
+		answer_oom(done, arg);
+		return;
+	}
 	leaf_subject(chain, subj, sizeof(subj));
-	audit_refusal(a, op, peer, reason, subj, NULL);
+	task_refuse(t, op, st, reason, subj);
 }
 
 /*
@@ -471,31 +668,12 @@ enroll_audit_refusal(struct app *a, const char *op, const char *peer,
  * then); the committer only records it.  Should the owner have changed in
  * between, the committer issues afresh with ca_issue (rare).
  */
-struct issue_job {
-	struct app *a;
-	const struct enroll_in *in;
-	const struct ca_profile *profile;
-	X509_REQ *csr;			/* what the CA signs from */
-	EVP_PKEY *idevid_key;		/* borrowed */
-	int64_t device_id;
-	int64_t old_cert_id;		/* re-enroll: the presented LDevID */
-	unsigned char spki[DB_HASH_LEN];	/* of csr's key */
-	struct ca_prepared *prep;	/* signed by the worker; owned */
-	char prep_uid[DB_UID_MAX + 1];	/* the names prep was made for */
-	char prep_owner[DB_OWNER_MAX];
-	/* results */
-	X509 *cert;			/* set when issued afresh (fallback) */
-	int recorded;			/* prep's certificate was recorded */
-	enum enroll_status status;
-	char reason[64];
-};
-
 static int
 issue_apply(struct db *db, void *arg)
 {
-	struct issue_job *j = arg;
+	struct enroll_task *j = arg;
 	struct app *a = j->a;
-	const char *op = kind_names[j->in->kind];
+	const char *op = kind_names[j->kind];
 	struct db_device d;
 	struct ca_issue_req ir;
 	enum ca_err ce;
@@ -514,17 +692,17 @@ issue_apply(struct db *db, void *arg)
 	if (strcmp(d.state, "claimed") != 0 && strcmp(d.state, "active") != 0)
 		snprintf(j->reason, sizeof(j->reason), "%s",
 		    ra_reason_name(RA_DEVICE_BLOCKED));
-	else if (j->in->kind == ENROLL_FIRST &&
+	else if (j->kind == ENROLL_FIRST &&
 	    !a->enroll->policy.allow_reenroll_same_key &&
 	    db_cert_device_has_key(db, j->device_id, j->spki,
-	    (int64_t)j->in->now) == DB_EXISTS)
+	    (int64_t)j->now) == DB_EXISTS)
 		snprintf(j->reason, sizeof(j->reason), "%s",
 		    ra_reason_name(RA_ALREADY_ENROLLED));
 	else
 		j->reason[0] = '\0';
 	if (j->reason[0] != '\0') {
 		j->status = ENROLL_REFUSED;
-		if ((det = details_json(op, j->in->peer, j->reason,
+		if ((det = details_json(op, j->peer, j->reason,
 		    j->profile->name, NULL, NULL, NULL)) == NULL ||
 		    db_audit_append(db, "est", "enroll_refused", d.uid, det) !=
 		    DB_OK)
@@ -539,7 +717,7 @@ issue_apply(struct db *db, void *arg)
 		j->recorded = ce == CA_OK;
 	} else {
 		memset(&ir, 0, sizeof(ir));
-		ir.csr = j->csr;
+		ir.csr = j->kg_csr != NULL ? j->kg_csr : j->csr;
 		ir.uid = d.uid;
 		ir.owner = d.owner[0] ? d.owner : NULL;
 		ir.device_id = d.id;
@@ -554,7 +732,7 @@ issue_apply(struct db *db, void *arg)
 		/* The CA's own checks disagree with the RA: refuse, audited. */
 		j->status = ENROLL_REFUSED;
 		snprintf(j->reason, sizeof(j->reason), "%s", ca_err_name(ce));
-		if ((det = details_json(op, j->in->peer, j->reason,
+		if ((det = details_json(op, j->peer, j->reason,
 		    j->profile->name, NULL, NULL, NULL)) == NULL ||
 		    db_audit_append(db, "est", "enroll_refused", d.uid, det) !=
 		    DB_OK)
@@ -567,19 +745,19 @@ issue_apply(struct db *db, void *arg)
 		goto out;
 	/* The new certificate supersedes older ones: revoked now or after
 	 * the profile's grace (then by the committer's idle sweep). */
-	if (j->in->kind == ENROLL_RE && j->old_cert_id != 0 &&
+	if (j->kind == ENROLL_RE && j->old_cert_id != 0 &&
 	    j->profile->reenroll == CA_REENROLL_REVOKE_SUPERSEDED &&
 	    j->profile->grace_seconds == 0 &&
-	    db_cert_revoke(db, j->old_cert_id, (int64_t)j->in->now,
+	    db_cert_revoke(db, j->old_cert_id, (int64_t)j->now,
 	    CRL_REASON_SUPERSEDED, 0) != DB_OK)
 		goto out;
-	if (j->in->kind == ENROLL_RE &&
-	    enroll_sweep_superseded(a, db, d.id, j->in->now) < 0)
+	if (j->kind == ENROLL_RE &&
+	    enroll_sweep_superseded(a, db, d.id, j->now) < 0)
 		goto out;
 	serial_hex(j->recorded ? ca_prepared_cert(j->prep) : j->cert, serial,
 	    sizeof(serial));
 	snprintf(old, sizeof(old), "%lld", (long long)j->old_cert_id);
-	if ((det = details_json(op, j->in->peer, NULL, j->profile->name,
+	if ((det = details_json(op, j->peer, NULL, j->profile->name,
 	    serial, j->old_cert_id ? "supersedes_cert_id" : NULL, old)) ==
 	    NULL || db_audit_append(db, "est", "ldevid_issued", d.uid, det) !=
 	    DB_OK)
@@ -597,6 +775,38 @@ out:
 	free(det);
 	db_device_clear(&d);
 	return rc;
+}
+
+/* The committer's word on an issue job: the answer to the caller. */
+static void
+issue_done(void *arg, int result)
+{
+	struct enroll_task *j = arg;
+	struct app *a = j->a;
+
+	if (result != 0) {
+		log_err("est: %s for %s: not committed", kind_names[j->kind],
+		    j->prep_uid);
+		j->out.status = ENROLL_FAILED;
+		snprintf(j->out.reason, sizeof(j->out.reason),
+		    "internal_error");
+		task_finish(j);
+		return;
+	}
+	j->out.status = j->status;
+	snprintf(j->out.reason, sizeof(j->out.reason), "%s", j->reason);
+	if (j->status == ENROLL_OK) {
+		if (j->recorded) {
+			j->out.cert = ca_prepared_take(j->prep);
+		} else {
+			j->out.cert = j->cert;
+			j->cert = NULL;
+		}
+		atomic_fetch_add(&a->m.issued, 1);
+	} else if (j->status == ENROLL_REFUSED) {
+		atomic_fetch_add(&a->m.refused, 1);
+	}
+	task_finish(j);
 }
 
 /* ---- the decision ------------------------------------------------------ */
@@ -711,60 +921,48 @@ enroll_out_clear(struct enroll_out *o)
 	memset(o, 0, sizeof(*o));
 }
 
-static void
-finish_refused(struct app *a, const struct enroll_in *in,
-    struct enroll_out *out, enum enroll_status st, const char *reason,
-    const char *subject)
-{
-	char subj[256];
-
-	out->status = st;
-	snprintf(out->reason, sizeof(out->reason), "%s", reason);
-	if (subject == NULL) {
-		leaf_subject(in->chain, subj, sizeof(subj));
-		subject = subj;
-	}
-	audit_refusal(a, kind_names[in->kind], in->peer, reason, subject,
-	    in->profile->name);
-}
-
-void
-enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
+/*
+ * The worker's half: reads, the RA decision and the signing, in
+ * parallel with other workers.  Leaves t ready for issue_apply (returns
+ * 1), or has refused or failed it (returns 0; then t->out says which and
+ * *refuse_subject is set for a refusal still to audit, *refuse_st its
+ * status).
+ */
+static int
+enroll_prepare(struct app *a, const struct enroll_in *in,
+    struct enroll_task *t, enum enroll_status *refuse_st, char *reason,
+    size_t reasonsz, char *subject, size_t subjsz)
 {
 	struct enroll_state *es = a->enroll;
 	struct db *db = app_db(a);
 	struct db_device dev;
 	struct db_cert own;
-	struct issue_job job;
 	struct ca_profile kgprof;
 	unsigned char *slot0 = NULL;
 	size_t slot0_len = 0;
-	int have_dev = 0, is_own = 0, r;
+	int have_dev = 0, is_own = 0, r, ready = 0;
 	enum ra_reason rr;
 	X509 *leaf;
 
-	memset(out, 0, sizeof(*out));
 	memset(&dev, 0, sizeof(dev));
 	memset(&own, 0, sizeof(own));
-	memset(&job, 0, sizeof(job));
-	out->status = ENROLL_FAILED;
-	snprintf(out->reason, sizeof(out->reason), "internal_error");
+	*refuse_st = ENROLL_OK;
+	reason[0] = '\0';
+	leaf_subject(in->chain, subject, subjsz);
 	if (db == NULL)
 		goto out;
 	if (in->chain == NULL || sk_X509_num(in->chain) < 1) {
-		finish_refused(a, in, out, ENROLL_UNAUTHENTICATED,
-		    ra_reason_name(RA_NO_CLIENT_CERT), NULL);
+		*refuse_st = ENROLL_UNAUTHENTICATED;
+		snprintf(reason, reasonsz, "%s",
+		    ra_reason_name(RA_NO_CLIENT_CERT));
 		goto out;
 	}
 	leaf = sk_X509_value(in->chain, 0);
-	job.a = a;
-	job.in = in;
-	job.profile = in->profile;
-	job.csr = in->csr;
-	if (ca_csr_spki_sha256(in->csr, job.spki) != 0) {
+	if (ca_csr_spki_sha256(t->csr, t->spki) != 0) {
 		ERR_clear_error();
-		finish_refused(a, in, out, ENROLL_BAD_REQUEST,
-		    ra_reason_name(RA_MALFORMED_REQUEST), NULL);
+		*refuse_st = ENROLL_BAD_REQUEST;
+		snprintf(reason, reasonsz, "%s",
+		    ra_reason_name(RA_MALFORMED_REQUEST));
 		goto out;
 	}
 	if (in->kind != ENROLL_FIRST) {
@@ -787,7 +985,7 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		f.chain = in->chain;
 		f.own_store = a->own_store;
 		f.now = in->now;
-		f.csr = in->csr;
+		f.csr = t->csr;
 		f.device = have_dev ? &dev : NULL;
 		f.cert_known = is_own;
 		f.cert_revoked = is_own && own.revoked;
@@ -795,8 +993,7 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		f.chain_verified = is_own && !own.revoked &&
 		    peer_verified(in->facts, a->own_store, 1, in->now);
 		rr = ra_decide_reenroll(&f);
-		job.old_cert_id = is_own ? own.id : 0;
-		job.idevid_key = NULL;
+		t->old_cert_id = is_own ? own.id : 0;
 	} else {
 		struct ra_enroll_facts f;
 		int has_key = 0;
@@ -811,7 +1008,7 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 			    &slot0_len);
 			if (r != DB_OK && r != DB_NOTFOUND)
 				goto out;
-			r = db_cert_device_has_key(db, dev.id, job.spki,
+			r = db_cert_device_has_key(db, dev.id, t->spki,
 			    (int64_t)in->now);
 			if (r != DB_EXISTS && r != DB_NOTFOUND)
 				goto out;
@@ -821,7 +1018,7 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		f.chain = in->chain;
 		f.mfg_store = ra_trust_manufacturer_store(es->trust);
 		f.now = in->now;
-		f.csr = in->csr;
+		f.csr = t->csr;
 		f.device = have_dev ? &dev : NULL;
 		f.slot0_spki = slot0;
 		f.slot0_len = slot0_len;
@@ -842,19 +1039,25 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 			f.leaf_spki_len = in->facts->leaf_spki_len;
 		}
 		rr = ra_decide_enroll(&f);
-		job.idevid_key = X509_get0_pubkey(leaf);
+		if ((t->idevid_key = X509_get0_pubkey(leaf)) != NULL &&
+		    EVP_PKEY_up_ref(t->idevid_key) != 1) {
+			t->idevid_key = NULL;
+			goto out;
+		}
 	}
+	if (have_dev)
+		snprintf(subject, subjsz, "%s", dev.uid);
 	if (rr != RA_APPROVE) {
-		finish_refused(a, in, out, status_of(rr, in->kind),
-		    ra_reason_name(rr), have_dev ? dev.uid : NULL);
+		*refuse_st = status_of(rr, in->kind);
+		snprintf(reason, reasonsz, "%s", ra_reason_name(rr));
 		goto out;
 	}
-	job.device_id = dev.id;
+	t->device_id = dev.id;
 	if (in->kind == ENROLL_KEYGEN) {
-		if ((out->key = keygen_for(in->profile)) == NULL ||
-		    (job.csr = request_for_key(in->csr, out->key)) == NULL)
+		if ((t->out.key = keygen_for(in->profile)) == NULL ||
+		    (t->kg_csr = request_for_key(t->csr, t->out.key)) == NULL)
 			goto out;
-		if (key_sha256(out->key, job.spki) != 0)
+		if (key_sha256(t->out.key, t->spki) != 0)
 			goto out;
 	}
 	/* Build and sign here, in parallel with other workers; the
@@ -864,14 +1067,19 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		struct ca_issue_req ir;
 		enum ca_err ce;
 
+		/* prep keeps pointers to the request's names until it is
+		 * recorded: they must live in t, not on this stack. */
+		snprintf(t->prep_uid, sizeof(t->prep_uid), "%s", dev.uid);
+		snprintf(t->prep_owner, sizeof(t->prep_owner), "%s",
+		    dev.owner);
 		memset(&ir, 0, sizeof(ir));
-		ir.csr = job.csr;
-		ir.uid = dev.uid;
-		ir.owner = dev.owner[0] ? dev.owner : NULL;
+		ir.csr = t->kg_csr != NULL ? t->kg_csr : t->csr;
+		ir.uid = t->prep_uid;
+		ir.owner = t->prep_owner[0] ? t->prep_owner : NULL;
 		ir.device_id = dev.id;
-		ir.idevid_key = job.idevid_key;
+		ir.idevid_key = t->idevid_key;
 		ce = ca_issue_prepare(a->signer, in->profile, &ir, 1,
-		    &job.prep);
+		    &t->prep);
 		if (ce == CA_ERR_STORE || ce == CA_ERR_INTERNAL) {
 			log_err("est: issuing for %s: %s", dev.uid,
 			    ca_err_name(ce));
@@ -879,43 +1087,47 @@ enroll_run(struct app *a, const struct enroll_in *in, struct enroll_out *out)
 		}
 		if (ce != CA_OK) {
 			/* The CA's own checks disagree with the RA. */
-			finish_refused(a, in, out, ENROLL_REFUSED,
-			    ca_err_name(ce), dev.uid);
+			*refuse_st = ENROLL_REFUSED;
+			snprintf(reason, reasonsz, "%s", ca_err_name(ce));
 			goto out;
 		}
-		snprintf(job.prep_uid, sizeof(job.prep_uid), "%s", dev.uid);
-		snprintf(job.prep_owner, sizeof(job.prep_owner), "%s",
-		    dev.owner);
 	}
-	if (cq_run(es->cq, issue_apply, &job) != 0) {
-		log_err("est: %s for %s: not committed", kind_names[in->kind],
-		    dev.uid);
-		goto out;
-	}
-	out->status = job.status;
-	snprintf(out->reason, sizeof(out->reason), "%s", job.reason);
-	if (job.status == ENROLL_OK) {
-		if (job.recorded) {
-			out->cert = ca_prepared_take(job.prep);
-		} else {
-			out->cert = job.cert;
-			job.cert = NULL;
-		}
-		atomic_fetch_add(&a->m.issued, 1);
-	} else if (job.status == ENROLL_REFUSED) {
-		atomic_fetch_add(&a->m.refused, 1);
-	}
+	ready = 1;
 out:
-	if (out->status != ENROLL_OK) {
-		EVP_PKEY_free(out->key);
-		out->key = NULL;
-	}
-	X509_free(job.cert);
-	ca_prepared_free(job.prep);
-	if (job.csr != in->csr)
-		X509_REQ_free(job.csr);
 	free(slot0);
 	db_device_clear(&dev);
 	db_cert_clear(&own);
-	return;
+	return ready;
+}
+
+void
+enroll_start(struct app *a, struct enroll_in *in, enroll_done_fn done,
+    void *arg)
+{
+	struct enroll_task *t;
+	enum enroll_status st;
+	char reason[64], subject[256];
+
+	if ((t = task_new(a, in->kind, in->peer, done, arg)) == NULL) {
+		X509_REQ_free(in->csr);
+		in->csr = NULL;
+		answer_oom(done, arg);
+		return;
+	}
+	t->csr = in->csr;
+	in->csr = NULL;
+	t->profile = in->profile;
+	t->now = in->now;
+	if (enroll_prepare(a, in, t, &st, reason, sizeof(reason), subject,
+	    sizeof(subject))) {
+		if (cq_submit(a->enroll->cq, issue_apply, issue_done, t) == 0)
+			return;
+		issue_done(t, -1);
+		return;
+	}
+	if (st != ENROLL_OK) {
+		task_refuse(t, kind_names[in->kind], st, reason, subject);
+		return;
+	}
+	task_finish(t);		/* failed: out says internal_error */
 }

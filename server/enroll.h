@@ -2,12 +2,15 @@
  * enroll.h - the enrollment sequence behind EST (and later CMP).
  *
  * One call per request: gather the facts from the store (worker thread,
- * its own read handle) -> ra_decide_enroll / ra_decide_reenroll -> hand a
- * job to the group committer, which, inside one transaction, re-checks
- * what may have changed since (device state, key already certified),
- * calls ca_issue, marks the device "active", supersedes the old LDevID
- * per profile and appends the audit row -> durable commit -> the caller
- * answers.  Refusals are audited too (actor "est", peer, reason).
+ * its own read handle) -> ra_decide_enroll / ra_decide_reenroll -> sign
+ * (worker) -> hand a job to the group committer, which, inside one
+ * transaction, re-checks what may have changed since (device state, key
+ * already certified), records the certificate, marks the device
+ * "active", supersedes the old LDevID per profile and appends the audit
+ * row -> durable commit -> the caller's done function gets the answer.
+ * Refusals are audited too (actor "est", peer, reason), and answered
+ * once their audit row is committed.  The worker never waits for the
+ * commit: enroll_start returns as soon as the job is queued.
  *
  * Protocol-free: the caller maps enum enroll_status to its own answer.
  */
@@ -37,6 +40,7 @@ struct enroll_state {
 	char **csrattrs;		/* per profile index; NULL = none */
 	size_t *csrattrs_len;
 	size_t nprofiles;
+	struct enroll_peer_cache *peers;	/* recent peers; owned */
 };
 
 /*
@@ -70,9 +74,12 @@ enum enroll_status {
  * results.  A verification is reused only while the chain's certificates
  * are inside their validity and for at most ENROLL_PEER_REVERIFY_S; a
  * failed one is never reused.  Device state, revocation and key reuse are
- * looked up per request.  Used by one thread at a time.
+ * looked up per request.  Reference counted and safe to share between
+ * threads (the verdicts are atomic): one is kept per connection and, by
+ * list hash, in a small process-wide cache for devices that reconnect.
  */
 struct enroll_peer;
+struct enroll_peer_cache;
 
 /* Takes ownership of chain (leaf first).  list_hash identifies the
  * certificate list as presented (http_req_peer_hash).  NULL on failure
@@ -83,15 +90,23 @@ struct enroll_peer *enroll_peer_new(STACK_OF(X509) *chain,
 int enroll_peer_matches(const struct enroll_peer *p,
     const unsigned char list_hash[32]);
 STACK_OF(X509) *enroll_peer_chain(const struct enroll_peer *p);
-/* Frees p (void * for use as a connection-slot destructor). */
+/* Drops a reference; the last frees p (void * for use as a
+ * connection-slot destructor).  NULL is fine. */
 void enroll_peer_free(void *p);
+/* Another reference to p (returned). */
+struct enroll_peer *enroll_peer_ref(struct enroll_peer *p);
+/* The cached peer for this list (a new reference), or NULL. */
+struct enroll_peer *enroll_peer_cached(struct enroll_state *s,
+    const unsigned char list_hash[32]);
+/* Caches p (the cache takes its own reference; p stays the caller's). */
+void enroll_peer_remember(struct enroll_state *s, struct enroll_peer *p);
 
 struct enroll_in {
 	enum enroll_kind kind;
 	STACK_OF(X509) *chain;		/* presented, leaf first; borrowed */
 	struct enroll_peer *facts;	/* optional, the chain's cached facts
 					 * (then chain is its chain); borrowed */
-	X509_REQ *csr;			/* borrowed */
+	X509_REQ *csr;			/* taken by enroll_start (NULLed) */
 	const struct ca_profile *profile;
 	const char *peer;		/* client address, for the audit */
 	time_t now;
@@ -104,17 +119,33 @@ struct enroll_out {
 	EVP_PKEY *key;			/* serverkeygen's key; caller frees */
 };
 
-/* Runs one enrollment; always fills out (never returns half a result). */
-void enroll_run(struct app *a, const struct enroll_in *in,
-    struct enroll_out *out);
+/*
+ * The answer to one enrollment.  out is lent for the call: done may take
+ * out->cert and out->key (setting them NULL); the rest is freed after it
+ * returns.  Runs on the committer thread (after the commit), or on the
+ * caller's thread inside enroll_start when it failed before anything was
+ * queued; it must not block either way.
+ */
+typedef void (*enroll_done_fn)(void *arg, struct enroll_out *out);
+
+/*
+ * Runs one enrollment and calls done(arg, out) exactly once with its
+ * whole result (never half of one).  in and what it points to are only
+ * needed during the call, except in->csr, which enroll_start takes.
+ */
+void enroll_start(struct app *a, struct enroll_in *in, enroll_done_fn done,
+    void *arg);
 void enroll_out_clear(struct enroll_out *o);
 
 /*
- * Audits a refusal that happened before enroll_run (bad body, unknown
- * label, wrong media type): actor "est", action "enroll_refused".
+ * A refusal decided before enroll_start (bad body, unknown label, wrong
+ * media type): audited (actor "est", action "enroll_refused", the leaf's
+ * subject), then done(arg, out) with out->status st and out->reason, as
+ * for enroll_start.  chain may be NULL.
  */
-void enroll_audit_refusal(struct app *a, const char *op, const char *peer,
-    const char *reason, STACK_OF(X509) *chain);
+void enroll_refuse(struct app *a, const char *op, const char *peer,
+    const char *reason, STACK_OF(X509) *chain, enum enroll_status st,
+    enroll_done_fn done, void *arg);
 
 /*
  * Revokes (reason superseded) every unrevoked certificate of every device

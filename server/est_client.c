@@ -1162,6 +1162,59 @@ enroll(struct estc *c, enum est_op op, const char *label, X509_REQ *req,
 	return rc;
 }
 
+/* 1 when b[0..n) is non-empty and only base64 text (RFC 4648 alphabet,
+ * padding, line breaks). */
+static int
+looks_base64(const char *b, size_t n)
+{
+	size_t sig = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)b[i];
+
+		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||
+		    (ch >= '0' && ch <= '9') || ch == '+' || ch == '/')
+			sig++;
+		else if (ch != '=' && ch != '\r' && ch != '\n')
+			return 0;
+	}
+	return sig > 0;
+}
+
+enum estc_err
+estc_simpleenroll_raw(struct estc *c, const char *label, const char *b64,
+    size_t len, size_t *body_len, int *http_status, char *reason,
+    size_t reasonsz)
+{
+	struct http_resp r;
+	enum estc_err rc;
+
+	if (body_len != NULL)
+		*body_len = 0;
+	if (http_status != NULL)
+		*http_status = 0;
+	set_reason(reason, reasonsz, "%s", "");
+	if (c == NULL || b64 == NULL || len == 0)
+		return ESTC_ERR_ARG;
+	rc = exchange(c, "POST", label, EST_OP_SIMPLEENROLL, EST_CT_PKCS10,
+	    b64, len, &r, reason, reasonsz);
+	if (rc != ESTC_OK)
+		return rc;
+	if (http_status != NULL)
+		*http_status = r.status;
+	if ((rc = check_status(&r, reason, reasonsz)) == ESTC_OK) {
+		if (!looks_base64(r.body, r.len)) {
+			set_reason(reason, reasonsz, "simpleenroll: the answer "
+			    "is not base64");
+			rc = ESTC_ERR_DECODE;
+		} else if (body_len != NULL) {
+			*body_len = r.len;
+		}
+	}
+	resp_clear(&r);
+	return rc;
+}
+
 enum estc_err
 estc_simpleenroll(struct estc *c, const char *label, X509_REQ *req,
     X509 **out, int *http_status, char *reason, size_t reasonsz)

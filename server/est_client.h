@@ -101,6 +101,17 @@ enum estc_err estc_simplereenroll(struct estc *c, const char *label,
     size_t reasonsz);
 
 /*
+ * simpleenroll with a request already in EST's form (the base64 of the
+ * PKCS#10 DER, as est_csr_encode makes it; len bytes, borrowed), without
+ * decoding the answer: ESTC_OK when the server answered 200 with a
+ * non-empty body of base64 text (its length in *body_len).  For load
+ * generators, whose own decoding is not the server's cost.
+ */
+enum estc_err estc_simpleenroll_raw(struct estc *c, const char *label,
+    const char *b64, size_t len, size_t *body_len, int *http_status,
+    char *reason, size_t reasonsz);
+
+/*
  * POST serverkeygen.  On ESTC_OK *key (EVP_PKEY_free) and *cert
  * (X509_free) are new; otherwise both NULL.
  */

@@ -7,6 +7,11 @@
  * with the reason code as a one-line text body, malformed body 400, wrong
  * media type 415 (the 413 for an oversized body comes from http.c);
  * nothing a client sends gives a 5xx.
+ *
+ * Enrollments and audited refusals are answered after their group commit:
+ * the handler defers its answer (http_req_defer) and returns, and the
+ * committer's completion (est_done) hands the answer to http.c, so the
+ * worker thread goes on with its other connections meanwhile.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,17 +130,70 @@ answer_enroll(struct http_resp *resp, struct enroll_out *o)
 }
 
 /*
+ * One deferred EST answer: the token, and the answer already decided
+ * when the refusal came before the enrollment (pre).  Allocated by
+ * est_defer, freed by est_done.
+ */
+struct est_pending {
+	struct http_deferred *tok;
+	struct http_resp pre;
+	int have_pre;
+};
+
+/* Called once the enrollment (or the refusal's audit) is committed. */
+static void
+est_done(void *arg, struct enroll_out *out)
+{
+	struct est_pending *p = arg;
+	struct http_resp resp;
+
+	if (p->have_pre) {
+		resp = p->pre;
+	} else {
+		memset(&resp, 0, sizeof(resp));
+		answer_enroll(&resp, out);
+	}
+	http_deferred_complete(p->tok, &resp);
+	free(p);
+}
+
+/* Parks the request; NULL (with a 503 in resp) when it cannot be. */
+static struct est_pending *
+est_defer(struct http_req *req, struct http_resp *resp)
+{
+	struct est_pending *p = calloc(1, sizeof(*p));
+
+	if (p == NULL || (p->tok = http_req_defer(req, resp)) == NULL) {
+		free(p);
+		http_resp_text(resp, 503, "busy: retry later");
+		http_resp_header(resp, "Retry-After", "1");
+		return NULL;
+	}
+	return p;
+}
+
+/* An audited refusal whose answer p->pre already holds; consumes p. */
+static void
+est_refuse(struct app *a, struct est_pending *p, const char *op,
+    const char *peer, const char *reason, STACK_OF(X509) *chain)
+{
+	p->have_pre = 1;
+	enroll_refuse(a, op, peer, reason, chain, ENROLL_REFUSED, est_done, p);
+}
+
+/*
  * The client's chain and what it gives, parsed (and later verified) once
  * per TLS connection and kept in the connection's slot for its next
  * requests.  The cache is keyed by the hash of the certificate list as
  * presented, so a different list on the same connection is never answered
- * with another's facts.  *chain is borrowed from the returned peer; when
- * there is no slot, *owned holds the peer to free.  NULL peer and chain
- * when the client sent no (parsable) certificate.
+ * with another's facts; the same key finds the peer in the process-wide
+ * cache when the device reconnects.  *chain is borrowed from the returned
+ * peer; when there is no slot, *owned holds the reference to drop.  NULL
+ * peer and chain when the client sent no (parsable) certificate.
  */
 static struct enroll_peer *
-peer_of(struct http_req *req, STACK_OF(X509) **chain,
-    struct enroll_peer **owned)
+peer_of(struct enroll_state *es, struct http_req *req,
+    STACK_OF(X509) **chain, struct enroll_peer **owned)
 {
 	struct enroll_peer *p;
 	unsigned char h[32];
@@ -146,8 +204,13 @@ peer_of(struct http_req *req, STACK_OF(X509) **chain,
 		return NULL;
 	p = http_req_conn_get(req);
 	if (p == NULL || !enroll_peer_matches(p, h)) {
-		if ((p = enroll_peer_new(http_req_peer_chain(req), h)) == NULL)
-			return NULL;
+		/* A reconnecting device: its list parsed and verified once. */
+		if ((p = enroll_peer_cached(es, h)) == NULL) {
+			if ((p = enroll_peer_new(http_req_peer_chain(req), h)) ==
+			    NULL)
+				return NULL;
+			enroll_peer_remember(es, p);
+		}
 		if (http_req_conn_set(req, p, enroll_peer_free) != 0)
 			*owned = p;
 	}
@@ -160,32 +223,35 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
     enum est_op op, const struct ca_profile *prof)
 {
 	struct enroll_in in;
-	struct enroll_out out;
 	struct enroll_peer *peer, *owned = NULL;
+	struct est_pending *p;
 	STACK_OF(X509) *chain = NULL;
 	X509_REQ *csr = NULL;
 	enum est_err e;
 	const char *opn = est_op_name(op);
 
-	memset(&out, 0, sizeof(out));
-	peer = peer_of(req, &chain, &owned);
+	if ((p = est_defer(req, resp)) == NULL)
+		return;
+	/* From here on every path ends in est_done (or completes p). */
+	peer = peer_of(a->enroll, req, &chain, &owned);
 	if (!ctype_is(req->content_type, EST_CT_PKCS10)) {
-		enroll_audit_refusal(a, opn, req->peer, "unsupported_media_type",
-		    chain);
-		http_resp_text(resp, 415, "unsupported_media_type: expected "
+		http_resp_text(&p->pre, 415, "unsupported_media_type: expected "
 		    EST_CT_PKCS10);
+		est_refuse(a, p, opn, req->peer, "unsupported_media_type",
+		    chain);
 		goto out;
 	}
 	if ((e = est_csr_decode((const char *)req->body, req->body_len,
 	    &csr)) != EST_OK) {
 		if (e == EST_ERR_INTERNAL) {
-			http_resp_text(resp, 500, "internal error");
+			http_resp_text(&p->pre, 500, "internal error");
+			http_deferred_complete(p->tok, &p->pre);
+			free(p);
 			goto out;
 		}
-		enroll_audit_refusal(a, opn, req->peer, "malformed_request",
-		    chain);
-		http_resp_text(resp, e == EST_ERR_TOO_LARGE ? 413 : 400,
+		http_resp_text(&p->pre, e == EST_ERR_TOO_LARGE ? 413 : 400,
 		    "malformed_request: %s", est_err_str(e));
+		est_refuse(a, p, opn, req->peer, "malformed_request", chain);
 		goto out;
 	}
 	memset(&in, 0, sizeof(in));
@@ -197,10 +263,9 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 	in.profile = prof;
 	in.peer = req->peer;
 	in.now = time(NULL);
-	enroll_run(a, &in, &out);
-	answer_enroll(resp, &out);
+	enroll_start(a, &in, est_done, p);	/* takes csr */
+	csr = in.csr;
 out:
-	enroll_out_clear(&out);
 	X509_REQ_free(csr);
 	enroll_peer_free(owned);
 }
@@ -262,12 +327,16 @@ h_est(void *app, struct http_req *req, struct http_resp *resp)
 		return;
 	}
 	if (op == EST_OP_SERVERKEYGEN && !prof->allow_serverkeygen) {
-		STACK_OF(X509) *chain = http_req_peer_chain(req);
+		STACK_OF(X509) *chain;
+		struct est_pending *p;
 
-		enroll_audit_refusal(a, "serverkeygen", req->peer,
+		if ((p = est_defer(req, resp)) == NULL)
+			return;
+		chain = http_req_peer_chain(req);
+		http_resp_text(&p->pre, 403, "serverkeygen_not_allowed");
+		est_refuse(a, p, "serverkeygen", req->peer,
 		    "serverkeygen_not_allowed", chain);
 		sk_X509_pop_free(chain, X509_free);
-		http_resp_text(resp, 403, "serverkeygen_not_allowed");
 		return;
 	}
 	do_enroll(a, req, resp, op, prof);

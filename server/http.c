@@ -6,7 +6,19 @@
  * answers 404/405/413 at once; later callbacks append the body, refusing
  * to grow past the cap (chunked bodies have no Content-Length); the last
  * callback runs the handler.  One log line per request.
+ *
+ * Deferred answers (http_req_defer): the handler suspends the connection
+ * and returns; whoever completes the token stores the answer in it and
+ * resumes the connection, and libmicrohttpd then calls the access handler
+ * again, which sends what the token holds.  A token has two references,
+ * the request's (dropped by the completion callback) and the completer's
+ * (dropped by http_deferred_complete), so neither side can see it freed.
+ * The connection itself can only go away while suspended when the daemon
+ * stops, and http_server_stop first waits for every completer to be done
+ * with it (libmicrohttpd forbids stopping with suspended connections).
  */
+#include <errno.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -28,12 +40,35 @@ struct http_server {
 	const struct http_route *routes;
 	size_t nroutes;
 	void *app;
+	int defer_refused;	/* stopping; under defer_lock */
 };
 
 struct listener {
 	struct http_server *srv;
 	int is_tls;
 };
+
+enum defer_state {
+	DEFER_PENDING,		/* suspended, waiting for its answer */
+	DEFER_DONE,		/* answer stored, connection resumed */
+	DEFER_DEAD		/* request ended first: answer is dropped */
+};
+
+struct http_deferred {
+	struct MHD_Connection *c;	/* valid while state is PENDING */
+	enum defer_state state;
+	int refs;			/* request + completer */
+	int completer;			/* completer's reference still held */
+	struct http_resp resp;		/* the answer once DONE; owned */
+	struct http_deferred *prev, *next;	/* pending list */
+};
+
+/* Deferred-answer bookkeeping, one for the process (like the listeners):
+ * a token may outlive the struct http_server. */
+static pthread_mutex_t defer_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t defer_idle = PTHREAD_COND_INITIALIZER;
+static struct http_deferred *defer_head;	/* completer ref still held */
+static size_t defer_inflight;	/* tokens whose completer is not done */
 
 /* Per-request state, created on the first callback and freed in the
  * completion callback however the request ended. */
@@ -44,6 +79,9 @@ struct req_ctx {
 	int too_large;
 	uint64_t id;
 	struct timespec start;
+	struct http_server *srv;
+	struct http_deferred *defer;	/* request's reference, or NULL */
+	char peer[64];			/* client address, for the log */
 };
 
 /* Per-connection handler state (http_req_conn_set); the socket context
@@ -52,6 +90,8 @@ struct conn_slot {
 	void *p;
 	void (*free_fn)(void *);
 };
+
+#define HTTP_STOP_WAIT_S 10	/* for deferred answers at stop */
 
 static atomic_uint_fast64_t next_req_id = 1;
 static struct listener plain_listener, tls_listener;
@@ -234,6 +274,148 @@ http_req_conn_set(struct http_req *req, void *p, void (*free_fn)(void *))
 	return 0;
 }
 
+/* Frees what an unsent answer holds. */
+static void
+resp_release(struct http_resp *r)
+{
+	if (r->free_fn != NULL)
+		r->free_fn(r->free_arg);
+	else
+		free(r->body);
+	r->body = NULL;
+	r->free_fn = NULL;
+	r->free_arg = NULL;
+	r->len = 0;
+}
+
+/* Drops one reference; called with defer_lock held. */
+static void
+defer_unref(struct http_deferred *t)
+{
+	if (--t->refs > 0)
+		return;
+	resp_release(&t->resp);
+	free(t);
+}
+
+static void
+defer_unlink(struct http_deferred *t)
+{
+	if (t->prev != NULL)
+		t->prev->next = t->next;
+	else if (defer_head == t)
+		defer_head = t->next;
+	if (t->next != NULL)
+		t->next->prev = t->prev;
+	t->prev = t->next = NULL;
+}
+
+struct http_deferred *
+http_req_defer(struct http_req *req, struct http_resp *resp)
+{
+	struct req_ctx *rc = req->priv;
+	struct http_deferred *t;
+
+	if (rc == NULL || req->conn == NULL || rc->defer != NULL)
+		return NULL;
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->c = (struct MHD_Connection *)req->conn;
+	t->state = DEFER_PENDING;
+	t->refs = 2;
+	t->completer = 1;
+	pthread_mutex_lock(&defer_lock);
+	if (rc->srv->defer_refused) {
+		pthread_mutex_unlock(&defer_lock);
+		free(t);
+		return NULL;
+	}
+	t->next = defer_head;
+	if (defer_head != NULL)
+		defer_head->prev = t;
+	defer_head = t;
+	defer_inflight++;
+	pthread_mutex_unlock(&defer_lock);
+	rc->defer = t;
+	/* Suspended before the token leaves this thread, so a resume can
+	 * never come first (that would be undefined in libmicrohttpd). */
+	MHD_suspend_connection(t->c);
+	resp_release(resp);
+	resp->status = HTTP_DEFERRED;
+	return t;
+}
+
+void
+http_deferred_complete(struct http_deferred *t, struct http_resp *resp)
+{
+	struct MHD_Connection *wake = NULL;
+
+	pthread_mutex_lock(&defer_lock);
+	if (t->state == DEFER_PENDING) {
+		t->resp = *resp;
+		t->state = DEFER_DONE;
+		wake = t->c;
+	} else {
+		resp_release(resp);
+	}
+	memset(resp, 0, sizeof(*resp));
+	if (t->completer)
+		defer_unlink(t);
+	pthread_mutex_unlock(&defer_lock);
+	/* Outside the lock (libmicrohttpd takes its own); the connection
+	 * stays valid: the daemon cannot stop while we are in flight. */
+	if (wake != NULL)
+		MHD_resume_connection(wake);
+	pthread_mutex_lock(&defer_lock);
+	if (t->completer) {
+		t->completer = 0;
+		defer_inflight--;
+		if (defer_inflight == 0)
+			pthread_cond_broadcast(&defer_idle);
+	}
+	defer_unref(t);
+	pthread_mutex_unlock(&defer_lock);
+}
+
+/*
+ * Before the daemons stop: refuse new deferrals and wait (bounded) for
+ * the outstanding ones.  Whatever is still pending after wait_s is
+ * answered 503 here so its connection is resumed; its completer's late
+ * answer is then dropped.
+ */
+static void
+defer_drain(struct http_server *s, int wait_s)
+{
+	struct timespec ts;
+	struct http_deferred *t;
+
+	pthread_mutex_lock(&defer_lock);
+	s->defer_refused = 1;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += wait_s;
+	while (defer_inflight > 0)
+		if (pthread_cond_timedwait(&defer_idle, &defer_lock, &ts) ==
+		    ETIMEDOUT)
+			break;
+	while ((t = defer_head) != NULL) {
+		struct MHD_Connection *c = t->c;
+
+		log_err("http: stopping with a deferred answer outstanding");
+		/* The late completer then only drops its reference. */
+		defer_unlink(t);
+		t->completer = 0;
+		defer_inflight--;
+		if (t->state == DEFER_PENDING) {
+			http_resp_text(&t->resp, 503, "server stopping");
+			t->state = DEFER_DONE;
+			pthread_mutex_unlock(&defer_lock);
+			MHD_resume_connection(c);
+			pthread_mutex_lock(&defer_lock);
+		}
+	}
+	pthread_mutex_unlock(&defer_lock);
+}
+
 /* Connection opened / closed: the slot lives exactly as long. */
 static void
 notify_conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
@@ -306,6 +488,27 @@ send_resp(struct MHD_Connection *c, struct req_ctx *rc, const char *method,
 	return ret;
 }
 
+/* The access handler's call after a deferred answer resumed c. */
+static enum MHD_Result
+deferred_send(struct MHD_Connection *c, struct req_ctx *rc,
+    const char *method, const char *url)
+{
+	struct http_resp resp;
+	struct http_deferred *t = rc->defer;
+
+	memset(&resp, 0, sizeof(resp));
+	pthread_mutex_lock(&defer_lock);
+	if (t->state != DEFER_DONE) {
+		/* Not ours to answer yet (cannot happen while suspended). */
+		pthread_mutex_unlock(&defer_lock);
+		return MHD_YES;
+	}
+	resp = t->resp;
+	memset(&t->resp, 0, sizeof(t->resp));
+	pthread_mutex_unlock(&defer_lock);
+	return send_resp(c, rc, method, url, rc->peer, &resp);
+}
+
 static enum MHD_Result
 access_cb(void *cls, struct MHD_Connection *c, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -317,15 +520,18 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	struct http_resp resp;
 	struct http_req req;
 	const char *rest = "";
-	char peer[64];
+	char *peer;
 
 	(void)version;
+	if (rc != NULL && rc->defer != NULL)
+		return deferred_send(c, rc, method, url);
 	if (rc == NULL) {
 		const char *cl;
 
 		if ((rc = calloc(1, sizeof(*rc))) == NULL)
 			return MHD_NO;
 		rc->id = atomic_fetch_add(&next_req_id, 1);
+		rc->srv = s;
 		clock_gettime(CLOCK_MONOTONIC, &rc->start);
 		*con_cls = rc;
 		rc->route = route_find(s, l->is_tls, url, &rest);
@@ -374,7 +580,8 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	}
 answer:
 	memset(&resp, 0, sizeof(resp));
-	peer_string(c, peer, sizeof(peer));
+	peer = rc->peer;
+	peer_string(c, peer, sizeof(rc->peer));
 	if (rc->route == NULL) {
 		http_resp_text(&resp, 404, "no such resource: %s", url);
 	} else if (!(method_bit(method) & rc->route->methods)) {
@@ -408,7 +615,12 @@ answer:
 		snprintf(req.peer, sizeof(req.peer), "%s", peer);
 		req.tls = l->is_tls;
 		req.conn = (struct http_conn *)c;
+		req.priv = rc;
 		rc->route->fn(s->app, &req, &resp);
+		if (resp.status == HTTP_DEFERRED && rc->defer != NULL)
+			return MHD_YES;		/* suspended; see deferred_send */
+		if (resp.status == HTTP_DEFERRED)
+			resp.status = 0;	/* bogus: becomes a 500 */
 	}
 	(void)resp_free_cb;
 	return send_resp(c, rc, method, url, peer, &resp);
@@ -425,6 +637,13 @@ completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
 	(void)toe;
 	if (rc == NULL)
 		return;
+	if (rc->defer != NULL) {
+		pthread_mutex_lock(&defer_lock);
+		if (rc->defer->state == DEFER_PENDING)
+			rc->defer->state = DEFER_DEAD;
+		defer_unref(rc->defer);
+		pthread_mutex_unlock(&defer_lock);
+	}
 	free(rc->body);
 	free(rc);
 	*con_cls = NULL;
@@ -447,7 +666,7 @@ start_one(struct listener *l, const char *addr, int port, int threads,
 {
 	struct sockaddr_in sin;
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
-	    MHD_USE_ERROR_LOG | MHD_USE_TURBO;
+	    MHD_USE_ERROR_LOG | MHD_USE_TURBO | MHD_ALLOW_SUSPEND_RESUME;
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
@@ -538,6 +757,8 @@ http_server_stop(struct http_server *s)
 {
 	if (s == NULL)
 		return;
+	/* libmicrohttpd must not stop with a connection suspended. */
+	defer_drain(s, HTTP_STOP_WAIT_S);
 	if (s->plain)
 		MHD_stop_daemon(s->plain);
 	if (s->tls)

@@ -35,6 +35,7 @@ struct http_req {
 	char peer[64];			/* client address */
 	int tls;			/* came in on the TLS listener */
 	struct http_conn *conn;		/* for http_req_header, peer chain */
+	void *priv;			/* http.c's request state; not yours */
 };
 
 #define HTTP_MAX_HEADERS 8
@@ -50,6 +51,9 @@ struct http_resp {
 	int nhdr;
 	char reason[160];		/* refusal reason for the log line */
 };
+
+/* resp->status of a handler that deferred its answer (http_req_defer). */
+#define HTTP_DEFERRED (-1)
 
 typedef void (*http_handler)(void *app, struct http_req *req,
     struct http_resp *resp);
@@ -122,5 +126,40 @@ int http_req_peer_hash(struct http_req *req, unsigned char out[32]);
  */
 void *http_req_conn_get(struct http_req *req);
 int http_req_conn_set(struct http_req *req, void *p, void (*free_fn)(void *));
+
+/*
+ * Deferred answers: a handler whose answer waits on another thread (the
+ * group commit) does not block its worker.  It calls http_req_defer,
+ * which parks the connection (libmicrohttpd suspend) and returns a
+ * token, hands the token to the other thread and returns at once; the
+ * worker goes on serving its other connections.  Exactly once, from any
+ * thread, the token's owner calls http_deferred_complete with the
+ * answer, which wakes the connection; its worker then sends the answer
+ * and writes the request's log line.
+ *
+ * The token outlives the connection: should the connection be torn down
+ * first (only when the server stops), completing it just frees the
+ * answer.  req and its body are valid only until the handler returns, so
+ * copy what the other thread needs.  http_server_stop waits (bounded) for
+ * outstanding tokens; from when it starts, http_req_defer refuses.
+ */
+struct http_deferred;
+
+/*
+ * Defers req's answer: marks resp as deferred (the handler leaves it
+ * alone after this) and returns the token.  NULL when the answer cannot
+ * be deferred (out of memory, the server is stopping, no connection):
+ * then the handler answers in resp as usual.
+ */
+struct http_deferred *http_req_defer(struct http_req *req,
+    struct http_resp *resp);
+
+/*
+ * Delivers the deferred answer and releases the token (do not use it
+ * afterwards).  Takes resp's body (free_fn or free) and headers; resp is
+ * left empty.  Any thread, exactly once per token; never blocks beyond a
+ * short lock.
+ */
+void http_deferred_complete(struct http_deferred *t, struct http_resp *resp);
 
 #endif
