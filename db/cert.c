@@ -12,6 +12,11 @@
 	"c.subject, c.not_before, c.not_after, c.issued_at, " \
 	"r.revoked_at, r.reason, IFNULL(r.invalidity_date, 0), c.spki_sha256"
 #define CERT_NCOLS 13
+/* The same shape from the revocation table alone (what a CRL needs):
+ * profile, subject and validity come back empty. */
+#define REV_COLS \
+	"r.cert_id, r.ca_id, r.serial, 0, '', '', 0, 0, 0, " \
+	"r.revoked_at, r.reason, IFNULL(r.invalidity_date, 0), NULL"
 #define CERT_FROM \
 	" FROM certificate c LEFT JOIN revocation r ON r.cert_id = c.id"
 
@@ -264,10 +269,9 @@ db_cert_foreach(struct db *db, int64_t ca_id, int only_revoked, db_cert_fn fn,
 	static const char *const sql[4] = {
 		"SELECT " CERT_COLS CERT_FROM " ORDER BY c.id",
 		"SELECT " CERT_COLS CERT_FROM " WHERE c.ca_id = ? ORDER BY c.id",
-		"SELECT " CERT_COLS " FROM certificate c JOIN revocation r "
-		    "ON r.cert_id = c.id ORDER BY c.id",
-		"SELECT " CERT_COLS " FROM certificate c JOIN revocation r "
-		    "ON r.cert_id = c.id WHERE c.ca_id = ? ORDER BY c.id",
+		"SELECT " REV_COLS " FROM revocation r ORDER BY r.cert_id",
+		"SELECT " REV_COLS " FROM revocation r WHERE r.ca_id = ? "
+		    "ORDER BY r.cert_id",
 	};
 	static const int ids[4] = { ST_CERT_FOREACH_ALL, ST_CERT_FOREACH_CA,
 		ST_CERT_FOREACH_REV_ALL, ST_CERT_FOREACH_REV_CA };
@@ -310,8 +314,9 @@ db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
 	if (rc != SQLITE_ROW)
 		return db_status_from(db, rc);
 	st = db_stmt(db, ST_CERT_REVOKE,
-	    "INSERT INTO revocation(cert_id, revoked_at, reason, "
-	    "invalidity_date) VALUES (?, ?, ?, ?) "
+	    "INSERT INTO revocation(cert_id, ca_id, serial, revoked_at, "
+	    "reason, invalidity_date) SELECT id, ca_id, serial, ?2, ?3, ?4 "
+	    "FROM certificate WHERE id = ?1 "
 	    "ON CONFLICT(cert_id) DO UPDATE SET reason = excluded.reason, "
 	    "invalidity_date = excluded.invalidity_date");
 	if (st == NULL)

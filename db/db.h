@@ -135,7 +135,9 @@ int db_cert_list_device(struct db *db, int64_t device_id,
  * Iterates over certificates (without der), calling fn for each; a
  * non-zero return from fn stops the walk and is returned.  With ca_id 0,
  * every CA.  only_revoked limits to revoked ones; it is the CRL builder's
- * input.  Rows come in id order.
+ * input and reads the revocation table only, so those rows carry the
+ * serial, CA and revocation fields but no profile, subject or validity.
+ * Rows come in id order.
  */
 typedef int (*db_cert_fn)(void *arg, const struct db_cert *c);
 int db_cert_foreach(struct db *db, int64_t ca_id, int only_revoked,

@@ -78,11 +78,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX certificate_spki ON certificate(spki_sha256);"
 	"CREATE INDEX certificate_device ON certificate(device_id);"
 	"CREATE INDEX certificate_not_after ON certificate(not_after);"
+	/* ca_id and serial repeat the certificate's so that building a CRL
+	 * reads this small table only, never the certificate blobs. */
 	"CREATE TABLE revocation ("
 	"  cert_id INTEGER PRIMARY KEY REFERENCES certificate(id),"
+	"  ca_id INTEGER NOT NULL REFERENCES ca(id),"
+	"  serial BLOB NOT NULL,"
 	"  revoked_at INTEGER NOT NULL,"
 	"  reason INTEGER NOT NULL,"
 	"  invalidity_date INTEGER);"
+	"CREATE INDEX revocation_ca ON revocation(ca_id);"
 	"CREATE TABLE crl ("
 	"  id INTEGER PRIMARY KEY,"
 	"  ca_id INTEGER NOT NULL REFERENCES ca(id),"
