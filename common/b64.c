@@ -4,6 +4,7 @@
  * Hand-written rather than EVP_Decode*: OpenSSL's decoder accepts some
  * malformed input silently and knows nothing of base64url.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,23 +16,21 @@ static const char std_alpha[] =
 static const char url_alpha[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-/* 0..63 for alphabet members, 64 for '=', 0xff for anything else. */
-static int
-sym_value(unsigned char c, int url)
+/* Symbol values, 0..63; 64 for '='; 0xff for anything else.  One table
+ * per alphabet, built once (manifests decode hundreds of MB of these). */
+static unsigned char std_tab[256], url_tab[256];
+static pthread_once_t tab_once = PTHREAD_ONCE_INIT;
+
+static void
+tab_init(void)
 {
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == (url ? '-' : '+'))
-		return 62;
-	if (c == (url ? '_' : '/'))
-		return 63;
-	if (c == '=')
-		return 64;
-	return 0xff;
+	memset(std_tab, 0xff, sizeof(std_tab));
+	memset(url_tab, 0xff, sizeof(url_tab));
+	for (int i = 0; i < 64; i++) {
+		std_tab[(unsigned char)std_alpha[i]] = (unsigned char)i;
+		url_tab[(unsigned char)url_alpha[i]] = (unsigned char)i;
+	}
+	std_tab['='] = url_tab['='] = 64;
 }
 
 static int
@@ -49,10 +48,10 @@ static unsigned char *
 decode_syms(const unsigned char *s, size_t n, int url, int padded,
     size_t *outlen)
 {
-	size_t npad = 0, nsym, olen, o = 0;
+	size_t npad = 0, nsym, olen, o = 0, i;
+	const unsigned char *tab;
 	unsigned char *out;
-	uint32_t acc = 0;
-	int bits = 0;
+	uint32_t acc;
 
 	*outlen = 0;
 	if (padded) {
@@ -69,29 +68,42 @@ decode_syms(const unsigned char *s, size_t n, int url, int padded,
 	olen = nsym / 4 * 3 + (nsym % 4 == 0 ? 0 : nsym % 4 - 1);
 	if ((out = malloc(olen + 1)) == NULL)
 		return NULL;
-	for (size_t i = 0; i < nsym; i++) {
-		int v = sym_value(s[i], url);
+	pthread_once(&tab_once, tab_init);
+	tab = url ? url_tab : std_tab;
+	/* Whole groups of four symbols: three bytes each. */
+	for (i = 0; i + 4 <= nsym; i += 4) {
+		uint32_t a = tab[s[i]], b = tab[s[i + 1]], c = tab[s[i + 2]],
+		    d = tab[s[i + 3]];
 
-		if (v > 63) {
-			free(out);
-			return NULL;
-		}
-		acc = (acc << 6) | (uint32_t)v;
-		bits += 6;
-		if (bits >= 8) {
-			bits -= 8;
-			out[o++] = (unsigned char)(acc >> bits);
-			acc &= (1u << bits) - 1;
-		}
+		if ((a | b | c | d) > 63)
+			goto bad;
+		acc = a << 18 | b << 12 | c << 6 | d;
+		out[o++] = (unsigned char)(acc >> 16);
+		out[o++] = (unsigned char)(acc >> 8);
+		out[o++] = (unsigned char)acc;
 	}
-	/* Left-over bits must be zero (canonical encoding, RFC 4648 3.5). */
-	if (acc != 0) {
-		free(out);
-		return NULL;
+	/* The tail: 2 or 3 symbols carry 1 or 2 bytes; the bits left over
+	 * must be zero (canonical encoding, RFC 4648 3.5). */
+	if (i < nsym) {
+		uint32_t a = tab[s[i]], b = tab[s[i + 1]];
+		uint32_t c = nsym - i == 3 ? tab[s[i + 2]] : 0;
+
+		if (a > 63 || b > 63 || c > 63)
+			goto bad;
+		acc = a << 18 | b << 12 | c << 6;
+		out[o++] = (unsigned char)(acc >> 16);
+		if (nsym - i == 3)
+			out[o++] = (unsigned char)(acc >> 8);
+		if ((nsym - i == 2 && (acc & 0xffff) != 0) ||
+		    (nsym - i == 3 && (acc & 0xff) != 0))
+			goto bad;
 	}
 	out[o] = '\0';
 	*outlen = o;
 	return out;
+bad:
+	free(out);
+	return NULL;
 }
 
 unsigned char *
