@@ -113,6 +113,9 @@ b64_decode(const char *in, size_t len, int skip_ws, size_t *outlen)
 	size_t n = 0;
 
 	*outlen = 0;
+	if (!skip_ws)	/* nothing to compact: decode in place */
+		return decode_syms((const unsigned char *)in, len, 0, 1,
+		    outlen);
 	if ((tmp = malloc(len + 1)) == NULL)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
