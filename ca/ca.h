@@ -120,6 +120,8 @@ int64_t ca_signer_ca_id(const struct ca_signer *s);
 /* CA name of the db row, e.g. "issuing-1"; borrowed. */
 const char *ca_signer_name(const struct ca_signer *s);
 
+struct ca_csr;
+
 struct ca_issue_req {
 	X509_REQ *csr;		/* borrowed */
 	const char *uid;	/* device unique id, fills {uid}; required */
@@ -128,6 +130,10 @@ struct ca_issue_req {
 	int64_t device_id;	/* db device row; 0 for none */
 	EVP_PKEY *idevid_key;	/* borrowed; with prof->require_new_key the
 				 * CSR key must differ from it; may be NULL */
+	/* Or, with csr NULL, the request as ca_csr_parse() gave it (ca/csr.h;
+	 * borrowed): its verdicts are used, nothing is decoded again.  Last,
+	 * so positional initialisers of the fields above stay valid. */
+	const struct ca_csr *creq;
 };
 
 /*

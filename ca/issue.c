@@ -21,6 +21,7 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "ca/ca.h"
+#include "ca/csr.h"
 #include "ca/profile.h"
 #include "ca/x509util.h"
 
@@ -331,6 +332,14 @@ key_allowed(const struct ca_profile *prof, EVP_PKEY *key)
 	return CA_ERR_KEY_NOT_ALLOWED;
 }
 
+/* The request's key (borrowed), from whichever form req carries. */
+static EVP_PKEY *
+req_key(const struct ca_issue_req *req)
+{
+	return req->csr != NULL ? X509_REQ_get0_pubkey(req->csr) :
+	    ca_csr_key(req->creq);
+}
+
 /* The checks of the request itself, cheapest first. */
 static enum ca_err
 check_request(const struct ca_profile *prof, const struct ca_issue_req *req,
@@ -339,7 +348,7 @@ check_request(const struct ca_profile *prof, const struct ca_issue_req *req,
 	EVP_PKEY *pub;
 	enum ca_err e;
 
-	if ((pub = X509_REQ_get0_pubkey(req->csr)) == NULL) {
+	if ((pub = req_key(req)) == NULL) {
 		ERR_clear_error();
 		return CA_ERR_MALFORMED;
 	}
@@ -348,8 +357,10 @@ check_request(const struct ca_profile *prof, const struct ca_issue_req *req,
 		return CA_ERR_KEY_NOT_ALLOWED;
 	/* X509_REQ_verify returns 1 only for a good signature; 0 and -1
 	 * are both refusals.  Skipped only when the caller verified this
-	 * very request already (ca.h: csr_verified). */
-	if (!csr_verified && X509_REQ_verify(req->csr, pub) != 1) {
+	 * very request already (ca.h: csr_verified); a parsed request
+	 * carries its verdict. */
+	if (!csr_verified && (req->csr != NULL ?
+	    X509_REQ_verify(req->csr, pub) != 1 : !ca_csr_sig_ok(req->creq))) {
 		ERR_clear_error();
 		return CA_ERR_BAD_SIGNATURE;
 	}
@@ -503,8 +514,8 @@ struct tbs {
  * are slow and lock-heavy); any other key takes the general path, so the
  * hashes stay comparable with the stored ones.  NULL otherwise.
  */
-static X509_PUBKEY *
-canonical_spki(X509_REQ *csr)
+X509_PUBKEY *
+ca_req_canonical_spki(X509_REQ *csr)
 {
 	X509_PUBKEY *xp = X509_REQ_get_X509_PUBKEY(csr);
 	ASN1_OBJECT *alg = NULL;
@@ -662,7 +673,7 @@ ca_csr_spki_sha256(X509_REQ *csr, unsigned char md[DB_HASH_LEN])
 	if (csr == NULL)
 		return -1;
 	/* Canonical bytes hash as they are: what i2d_PUBKEY would give. */
-	if ((xp = canonical_spki(csr)) != NULL) {
+	if ((xp = ca_req_canonical_spki(csr)) != NULL) {
 		if ((n = i2d_X509_PUBKEY(xp, &der)) <= 0)
 			return -1;
 		rc = sha256_of(der, (size_t)n, md);
@@ -764,7 +775,7 @@ ca_issue_prepare(struct ca_signer *s, const struct ca_profile *prof,
 		return CA_ERR_INTERNAL;
 	if (prof == NULL)
 		return CA_ERR_PROFILE_UNKNOWN;
-	if (req->csr == NULL)
+	if (req->csr == NULL && req->creq == NULL)
 		return CA_ERR_MALFORMED;
 	if ((e = check_request(prof, req, csr_verified)) != CA_OK) {
 		log_info("issue: uid %s refused: %s", value_ok(req->uid, 1) ?
@@ -780,8 +791,9 @@ ca_issue_prepare(struct ca_signer *s, const struct ca_profile *prof,
 		goto fail;
 	p->t.subject = p->subject;
 	p->t.san = p->san;
-	p->t.pub = X509_REQ_get0_pubkey(req->csr);
-	p->t.spki = canonical_spki(req->csr);
+	p->t.pub = req_key(req);
+	p->t.spki = req->csr != NULL ? ca_req_canonical_spki(req->csr) :
+	    ca_csr_canonical_spki(req->creq);
 	now = ca_now();
 	if (now >= s->not_after) {
 		log_err("issue: CA %s has expired", s->name);
@@ -802,7 +814,9 @@ ca_issue_prepare(struct ca_signer *s, const struct ca_profile *prof,
 	subject_line(p->subject, p->row.subject, sizeof(p->row.subject));
 	p->row.not_before = p->t.nb;
 	p->row.not_after = p->t.na;
-	if ((e = ca_csr_spki_sha256(req->csr, p->row.spki_sha256) != 0 ?
+	if ((e = (req->csr != NULL ? ca_csr_spki_sha256(req->csr,
+	    p->row.spki_sha256) : ca_csr_spki_hash(req->creq,
+	    p->row.spki_sha256)) != 0 ?
 	    CA_ERR_INTERNAL : CA_OK) != CA_OK)
 		goto fail;
 	if ((e = prepared_sign(p)) != CA_OK)

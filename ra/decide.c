@@ -7,6 +7,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "ca/csr.h"
 #include "ca/profile.h"
 #include "db/db.h"
 #include "ra/decide.h"
@@ -116,25 +117,38 @@ key_equals_spki(EVP_PKEY *key, const unsigned char *spki, size_t len)
 	return eq;
 }
 
-/* Request checks shared by first enrollment and re-enrollment. */
+/*
+ * Request checks shared by first enrollment and re-enrollment.  The
+ * request comes as an X509_REQ (csr) or, with csr NULL, parsed by
+ * ca_csr_parse (creq), which has checked its signature already.
+ */
 static enum ra_reason
-check_request(X509_REQ *csr, const struct ca_profile *prof, const char *uid,
-    EVP_PKEY *forbidden, int accept_empty)
+check_request(X509_REQ *csr, const struct ca_csr *creq,
+    const struct ca_profile *prof, const char *uid, EVP_PKEY *forbidden,
+    int accept_empty)
 {
 	const X509_NAME *subj;
-
 	EVP_PKEY *key;
+	int sig_ok;
 
-	if (csr == NULL || (key = X509_REQ_get0_pubkey(csr)) == NULL)
-		return RA_MALFORMED_REQUEST;
-	if (X509_REQ_verify(csr, key) != 1)
+	if (csr != NULL) {
+		if ((key = X509_REQ_get0_pubkey(csr)) == NULL)
+			return RA_MALFORMED_REQUEST;
+		sig_ok = X509_REQ_verify(csr, key) == 1;
+		subj = X509_REQ_get_subject_name(csr);
+	} else {
+		if (creq == NULL || (key = ca_csr_key(creq)) == NULL)
+			return RA_MALFORMED_REQUEST;
+		sig_ok = ca_csr_sig_ok(creq);
+		subj = ca_csr_subject(creq);
+	}
+	if (!sig_ok)
 		return RA_BAD_REQUEST_SIGNATURE;
 	if (!ra_key_allowed(prof, key))
 		return RA_KEY_NOT_ALLOWED;
 	if (prof->require_new_key && forbidden != NULL &&
 	    EVP_PKEY_eq(key, forbidden) == 1)
 		return RA_KEY_REUSE;
-	subj = X509_REQ_get_subject_name(csr);
 	/* The certificate's subject comes from the profile, never from the
 	 * request; an empty request subject is fine where policy says so. */
 	if (!(accept_empty && X509_NAME_entry_count(subj) == 0) &&
@@ -184,7 +198,7 @@ ra_decide_enroll(const struct ra_enroll_facts *f)
 	if (strcmp(d->state, "claimed") != 0 &&
 	    strcmp(d->state, "active") != 0)
 		return RA_DEVICE_BLOCKED;
-	if ((r = check_request(f->csr, f->profile, d->uid, leaf_key,
+	if ((r = check_request(f->csr, f->creq, f->profile, d->uid, leaf_key,
 	    f->policy->accept_empty_subject)) != RA_APPROVE)
 		return r;
 	if (f->has_ldevid_same_key && !f->policy->allow_reenroll_same_key)
@@ -216,5 +230,6 @@ ra_decide_reenroll(const struct ra_reenroll_facts *f)
 	    strcmp(d->state, "claimed") != 0)
 		return RA_DEVICE_BLOCKED;
 	/* Re-key is allowed; the same key (plain renewal) is too. */
-	return check_request(f->csr, f->profile, d->uid, NULL, 0);
+	return check_request(f->csr, f->creq, f->profile, d->uid, NULL,
+	    0);
 }

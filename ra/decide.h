@@ -14,6 +14,7 @@
 
 #include <openssl/x509.h>
 
+struct ca_csr;
 struct ca_profile;
 struct db_device;
 
@@ -61,6 +62,9 @@ struct ra_enroll_facts {
 	X509_STORE *mfg_store;		/* manufacturer trust; borrowed */
 	time_t now;
 	X509_REQ *csr;			/* borrowed */
+	/* Or, with csr NULL, the request as ca_csr_parse() gave it
+	 * (ca/csr.h; borrowed): its signature verdict is used as is. */
+	const struct ca_csr *creq;
 	/* The registry record found for the leaf (by certificate hash, or
 	 * by the unique id it names), or NULL when none. */
 	const struct db_device *device;
@@ -95,6 +99,7 @@ struct ra_reenroll_facts {
 	X509_STORE *own_store;		/* fleetca's CAs */
 	time_t now;
 	X509_REQ *csr;
+	const struct ca_csr *creq;	/* alternative to csr, as above */
 	const struct db_device *device;	/* device the LDevID was issued to */
 	int cert_known;			/* LDevID is in our certificate table */
 	int cert_revoked;

@@ -20,6 +20,7 @@
 #include <openssl/x509v3.h>
 
 #include "ca/ca.h"
+#include "ca/csr.h"
 #include "ca/profile.h"
 #include "common/log.h"
 #include "db/db.h"
@@ -519,7 +520,7 @@ struct enroll_task {
 	const struct ca_profile *profile;	/* lives as long as the app */
 	char peer[64];
 	time_t now;
-	X509_REQ *csr;			/* the client's request; owned */
+	struct ca_csr *csr;		/* the client's request; owned */
 	X509_REQ *kg_csr;		/* serverkeygen's own request; owned */
 	EVP_PKEY *idevid_key;		/* first enrollment; owned ref */
 	int64_t device_id;
@@ -547,7 +548,7 @@ task_free(struct enroll_task *t)
 {
 	if (t == NULL)
 		return;
-	X509_REQ_free(t->csr);
+	ca_csr_free(t->csr);
 	X509_REQ_free(t->kg_csr);
 	EVP_PKEY_free(t->idevid_key);
 	ca_prepared_free(t->prep);
@@ -717,7 +718,8 @@ issue_apply(struct db *db, void *arg)
 		j->recorded = ce == CA_OK;
 	} else {
 		memset(&ir, 0, sizeof(ir));
-		ir.csr = j->kg_csr != NULL ? j->kg_csr : j->csr;
+		ir.csr = j->kg_csr;
+		ir.creq = j->kg_csr != NULL ? NULL : j->csr;
 		ir.uid = d.uid;
 		ir.owner = d.owner[0] ? d.owner : NULL;
 		ir.device_id = d.id;
@@ -894,7 +896,7 @@ keygen_for(const struct ca_profile *p)
 
 /* A request for key naming what the client's request names. */
 static X509_REQ *
-request_for_key(X509_REQ *client, EVP_PKEY *key)
+request_for_key(const struct ca_csr *client, EVP_PKEY *key)
 {
 	X509_REQ *r;
 	const EVP_MD *md = EVP_PKEY_get_base_id(key) == EVP_PKEY_ED25519 ?
@@ -903,7 +905,7 @@ request_for_key(X509_REQ *client, EVP_PKEY *key)
 	if ((r = X509_REQ_new()) == NULL)
 		return NULL;
 	if (X509_REQ_set_version(r, 0) != 1 ||
-	    X509_REQ_set_subject_name(r, X509_REQ_get_subject_name(client)) !=
+	    X509_REQ_set_subject_name(r, ca_csr_subject(client)) !=
 	    1 || X509_REQ_set_pubkey(r, key) != 1 ||
 	    X509_REQ_sign(r, key, md) <= 0) {
 		log_openssl("serverkeygen: building the request");
@@ -958,7 +960,7 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 		goto out;
 	}
 	leaf = sk_X509_value(in->chain, 0);
-	if (ca_csr_spki_sha256(t->csr, t->spki) != 0) {
+	if (ca_csr_spki_hash(t->csr, t->spki) != 0) {
 		ERR_clear_error();
 		*refuse_st = ENROLL_BAD_REQUEST;
 		snprintf(reason, reasonsz, "%s",
@@ -985,7 +987,7 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 		f.chain = in->chain;
 		f.own_store = a->own_store;
 		f.now = in->now;
-		f.csr = t->csr;
+		f.creq = t->csr;
 		f.device = have_dev ? &dev : NULL;
 		f.cert_known = is_own;
 		f.cert_revoked = is_own && own.revoked;
@@ -1018,7 +1020,7 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 		f.chain = in->chain;
 		f.mfg_store = ra_trust_manufacturer_store(es->trust);
 		f.now = in->now;
-		f.csr = t->csr;
+		f.creq = t->csr;
 		f.device = have_dev ? &dev : NULL;
 		f.slot0_spki = slot0;
 		f.slot0_len = slot0_len;
@@ -1073,7 +1075,8 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 		snprintf(t->prep_owner, sizeof(t->prep_owner), "%s",
 		    dev.owner);
 		memset(&ir, 0, sizeof(ir));
-		ir.csr = t->kg_csr != NULL ? t->kg_csr : t->csr;
+		ir.csr = t->kg_csr;
+		ir.creq = t->kg_csr != NULL ? NULL : t->csr;
 		ir.uid = t->prep_uid;
 		ir.owner = t->prep_owner[0] ? t->prep_owner : NULL;
 		ir.device_id = dev.id;
@@ -1109,7 +1112,7 @@ enroll_start(struct app *a, struct enroll_in *in, enroll_done_fn done,
 	char reason[64], subject[256];
 
 	if ((t = task_new(a, in->kind, in->peer, done, arg)) == NULL) {
-		X509_REQ_free(in->csr);
+		ca_csr_free(in->csr);
 		in->csr = NULL;
 		answer_oom(done, arg);
 		return;

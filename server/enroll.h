@@ -26,6 +26,7 @@
 #include "ra/decide.h"
 
 struct app;
+struct ca_csr;
 struct ca_profile;
 struct commit_queue;
 struct db;
@@ -106,7 +107,8 @@ struct enroll_in {
 	STACK_OF(X509) *chain;		/* presented, leaf first; borrowed */
 	struct enroll_peer *facts;	/* optional, the chain's cached facts
 					 * (then chain is its chain); borrowed */
-	X509_REQ *csr;			/* taken by enroll_start (NULLed) */
+	struct ca_csr *csr;		/* parsed request (ca/csr.h); taken
+					 * by enroll_start (NULLed) */
 	const struct ca_profile *profile;
 	const char *peer;		/* client address, for the audit */
 	time_t now;

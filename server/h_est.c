@@ -21,6 +21,7 @@
 
 #include <openssl/x509.h>
 
+#include "ca/csr.h"
 #include "ca/profile.h"
 #include "server/app.h"
 #include "server/enroll.h"
@@ -226,7 +227,7 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 	struct enroll_peer *peer, *owned = NULL;
 	struct est_pending *p;
 	STACK_OF(X509) *chain = NULL;
-	X509_REQ *csr = NULL;
+	struct ca_csr *csr = NULL;
 	enum est_err e;
 	const char *opn = est_op_name(op);
 
@@ -241,7 +242,7 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 		    chain);
 		goto out;
 	}
-	if ((e = est_csr_decode((const char *)req->body, req->body_len,
+	if ((e = est_csr_parse((const char *)req->body, req->body_len,
 	    &csr)) != EST_OK) {
 		if (e == EST_ERR_INTERNAL) {
 			http_resp_text(&p->pre, 500, "internal error");
@@ -266,7 +267,7 @@ do_enroll(struct app *a, struct http_req *req, struct http_resp *resp,
 	enroll_start(a, &in, est_done, p);	/* takes csr */
 	csr = in.csr;
 out:
-	X509_REQ_free(csr);
+	ca_csr_free(csr);
 	enroll_peer_free(owned);
 }
 

@@ -22,6 +22,8 @@
 #include <openssl/pkcs7.h>
 #include <openssl/x509.h>
 
+#include "ca/ca.h"
+#include "ca/csr.h"
 #include "common/b64.h"
 #include "common/log.h"
 #include "server/proto/est.h"
@@ -306,6 +308,28 @@ est_csr_decode(const char *body, size_t len, X509_REQ **out)
 	rc = EST_OK;
  out:
 	X509_REQ_free(req);
+	free(der);
+	return rc;
+}
+
+enum est_err
+est_csr_parse(const char *body, size_t len, struct ca_csr **out)
+{
+	unsigned char *der = NULL;
+	enum est_err rc;
+	enum ca_err ce;
+	size_t dlen;
+
+	*out = NULL;
+	if ((rc = body_to_der(body, len, EST_MAX_CSR_BODY, &der, &dlen)) !=
+	    EST_OK)
+		goto out;
+	/* Same verdicts as d2i_X509_REQ in est_csr_decode: the slow path
+	 * of ca_csr_parse is that call. */
+	if ((ce = ca_csr_parse(der, dlen, out)) != CA_OK)
+		rc = ce == CA_ERR_MALFORMED ? EST_ERR_NOT_CSR :
+		    EST_ERR_INTERNAL;
+out:
 	free(der);
 	return rc;
 }

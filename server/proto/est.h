@@ -90,6 +90,16 @@ const char *est_op_name(enum est_op op);
  */
 enum est_err est_csr_decode(const char *body, size_t len, X509_REQ **out);
 
+/*
+ * The same for the server's enrollment path, without OpenSSL 3.0's
+ * provider key decoder for the common P-256/P-384 requests (ca/csr.h):
+ * on EST_OK *out is a new parsed request (ca_csr_free()) whose key and
+ * signature verdict are known; otherwise *out is NULL.  Accepts and
+ * refuses exactly what est_csr_decode does.
+ */
+struct ca_csr;
+enum est_err est_csr_parse(const char *body, size_t len, struct ca_csr **out);
+
 /* Client side: base64 (folded) of the DER of req into *body (*len chars). */
 enum est_err est_csr_encode(X509_REQ *req, char **body, size_t *len);
 

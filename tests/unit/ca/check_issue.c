@@ -148,7 +148,7 @@ static enum ca_err
 issue_key(EVP_PKEY *key, EVP_PKEY *idevid, X509 **out)
 {
 	X509_REQ *csr = tu_csr(key, "whatever the device says");
-	struct ca_issue_req req = { csr, UID, OWNER, 0, idevid };
+	struct ca_issue_req req = { csr, UID, OWNER, 0, idevid, NULL };
 	enum ca_err e;
 
 	ck_assert_ptr_nonnull(csr);
@@ -233,7 +233,7 @@ START_TEST(test_issue_extensions)
 {
 	EVP_PKEY *key = ca_key_generate(CA_KEY_P256);
 	X509_REQ *csr = tu_csr(key, "evil");
-	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
+	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
 	X509 *x = NULL;
 	int64_t id = 0;
 	AUTHORITY_INFO_ACCESS *aia;
@@ -454,7 +454,7 @@ START_TEST(test_key_types_and_csr_exts)
 	X509_REQ_add_extensions(csr, exts);
 	X509_REQ_sign(csr, keys[3], EVP_sha256());
 	{
-		struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
+		struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
 
 		ck_assert_int_eq(ca_issue_commit(signer, db, prof, &req, &x,
 		    NULL), CA_OK);
@@ -501,7 +501,7 @@ START_TEST(test_bad_signature)
 {
 	EVP_PKEY *key = ca_key_generate(CA_KEY_P256);
 	X509_REQ *csr = tu_csr(key, "x");
-	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
+	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
 	const ASN1_BIT_STRING *sig;
 	X509 *x = (X509 *)1;
 
@@ -522,7 +522,7 @@ START_TEST(test_swapped_key)
 	EVP_PKEY *key = ca_key_generate(CA_KEY_P256);
 	EVP_PKEY *other = ca_key_generate(CA_KEY_P256);
 	X509_REQ *csr = tu_csr(key, "x");
-	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
+	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
 	X509 *x;
 
 	ck_assert_int_eq(X509_REQ_set_pubkey(csr, other), 1);
@@ -602,7 +602,7 @@ START_TEST(test_bad_names)
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		struct ca_issue_req req = { csr, cases[i].uid, cases[i].owner,
-		    0, NULL };
+		    0, NULL, NULL };
 		X509 *x;
 
 		refused(ca_issue_commit(signer, db, prof, &req, &x, NULL),
@@ -618,8 +618,8 @@ START_TEST(test_bad_args)
 {
 	EVP_PKEY *key = ca_key_generate(CA_KEY_P256);
 	X509_REQ *csr = tu_csr(key, "x");
-	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
-	struct ca_issue_req nocsr = { NULL, UID, OWNER, 0, NULL };
+	struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
+	struct ca_issue_req nocsr = { NULL, UID, OWNER, 0, NULL, NULL };
 	X509 *x;
 
 	refused(ca_issue_commit(signer, db, NULL, &req, &x, NULL),
@@ -755,7 +755,7 @@ issue_thread(void *arg)
 
 	for (int i = 0; i < PER_THREAD; i++) {
 		X509_REQ *csr = tu_csr(key, "t");
-		struct ca_issue_req req = { csr, UID, OWNER, 0, NULL };
+		struct ca_issue_req req = { csr, UID, OWNER, 0, NULL, NULL };
 		X509 *x = NULL;
 
 		if (ca_issue_commit(signer, d, prof, &req, &x, NULL) == CA_OK &&
