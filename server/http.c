@@ -19,6 +19,7 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -77,6 +78,8 @@ struct req_ctx {
 	unsigned char *body;
 	size_t len, cap;
 	int too_large;
+	int reject;		/* 404/405/413 decided; body is discarded */
+	size_t drained;		/* body bytes discarded so far */
 	uint64_t id;
 	struct timespec start;
 	struct http_server *srv;
@@ -92,6 +95,10 @@ struct conn_slot {
 };
 
 #define HTTP_STOP_WAIT_S 10	/* for deferred answers at stop */
+
+/* Bodies of refused requests up to this size are read and discarded
+ * before answering (see access_cb). */
+#define HTTP_DRAIN_MAX (1024 * 1024)
 
 static atomic_uint_fast64_t next_req_id = 1;
 static struct listener plain_listener, tls_listener;
@@ -520,6 +527,7 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 	struct http_resp resp;
 	struct http_req req;
 	const char *rest = "";
+	unsigned long long declared = 0;
 	char *peer;
 
 	(void)version;
@@ -535,23 +543,48 @@ access_cb(void *cls, struct MHD_Connection *c, const char *url,
 		clock_gettime(CLOCK_MONOTONIC, &rc->start);
 		*con_cls = rc;
 		rc->route = route_find(s, l->is_tls, url, &rest);
-		if (rc->route != NULL && (cl = MHD_lookup_connection_value(c,
-		    MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) != NULL) {
+		cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+		    MHD_HTTP_HEADER_CONTENT_LENGTH);
+		if (cl != NULL) {
 			char *end;
-			unsigned long long n = strtoull(cl, &end, 10);
 
-			if (*end != '\0' || n > rc->route->body_max)
-				rc->too_large = 1;
+			declared = strtoull(cl, &end, 10);
+			if (*end != '\0')
+				declared = ULLONG_MAX;
 		}
-		/* Answer what we can before the body arrives: with 404/405/413
-		 * queued now, libmicrohttpd discards the body and closes. */
-		if (rc->route == NULL || !(method_bit(method) &
-		    rc->route->methods) || rc->too_large)
+		if (rc->route != NULL && cl != NULL &&
+		    declared > rc->route->body_max)
+			rc->too_large = 1;
+		rc->reject = rc->route == NULL || !(method_bit(method) &
+		    rc->route->methods) || rc->too_large;
+		/*
+		 * Settle what we can before the body arrives.  A client that
+		 * asked "Expect: 100-continue", or announced a body too big to
+		 * be worth reading, gets the answer now (libmicrohttpd then
+		 * discards the body and closes).  A small body is read and
+		 * thrown away first: answering while a client is still
+		 * sending makes many clients see a reset instead of the 4xx.
+		 */
+		if (rc->reject && (MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) != NULL ||
+		    (cl != NULL && (declared == 0 ||
+		    declared > HTTP_DRAIN_MAX)) ||
+		    (cl == NULL && MHD_lookup_connection_value(c,
+		    MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING) ==
+		    NULL)))
 			goto answer;
 		return MHD_YES;
 	}
 	if (*upload_size > 0) {
-		if (!rc->too_large) {
+		if (rc->reject || rc->too_large) {
+			rc->drained += *upload_size;
+			*upload_size = 0;
+			/* Streaming past the drain limit: answer and close. */
+			if (rc->drained > HTTP_DRAIN_MAX)
+				goto answer;
+			return MHD_YES;
+		}
+		{
 			size_t want = rc->len + *upload_size;
 
 			if (want > rc->route->body_max || want < rc->len) {
