@@ -366,6 +366,10 @@ ocsp_cache_put(struct ocsp_cache *c, const struct ocsp_cache_item *it,
 	e->pub.next_update = it->next_update;
 	e->next_update = it->next_update;
 	e->pub.last_modified = it->produced_at;
+	e->pub.has_status = it->has_status != 0;
+	e->pub.status = it->status;
+	e->pub.reason = it->reason;
+	e->pub.revoked_at = it->revoked_at;
 	atomic_init(&e->refs, 1);		/* the table's reference */
 	atomic_init(&e->last_used, now(c));
 	e->cost = cost;
@@ -488,15 +492,13 @@ ocsp_cache_fill(struct ocsp_cache *c, const struct ocsp_cache_key *keys,
 	for (size_t i = 0; i < n; i++) {
 		struct ocsp_cache_item it;
 		unsigned char *der = NULL;
-		size_t len = 0;
 		uint64_t gen;
 
 		if (fresh_enough(c, &keys[i], margin))
 			continue;
 		memset(&it, 0, sizeof(it));
 		gen = ocsp_cache_gen(c);	/* before sign reads status */
-		if (!sign(arg, &keys[i], &der, &len, &it.this_update,
-		    &it.next_update, &it.produced_at)) {
+		if (!sign(arg, &keys[i], &der, &it)) {
 			free(der);
 			continue;
 		}
@@ -504,7 +506,6 @@ ocsp_cache_fill(struct ocsp_cache *c, const struct ocsp_cache_key *keys,
 		it.serial = keys[i].serial;
 		it.serial_len = keys[i].serial_len;
 		it.der = der;
-		it.len = len;
 		if (ocsp_cache_put(c, &it, gen) == OCSP_CACHE_OK)
 			stored++;
 		free(der);

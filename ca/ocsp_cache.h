@@ -54,6 +54,15 @@ struct ocsp_cache_item {
 	int64_t this_update;
 	int64_t next_update;		/* > this_update; served until then */
 	int64_t produced_at;		/* for Last-Modified */
+	/* The certificate status the response states, so that a request
+	 * the cache cannot answer (a nonce) still needs no store lookup
+	 * for it.  has_status 0: not recorded (the entry is then never
+	 * used as a status).  status: enum ocsp_cert_status (ocsp_resp.h);
+	 * revoked_at and reason as in struct ocsp_single. */
+	int has_status;
+	int status;
+	int reason;
+	int64_t revoked_at;
 };
 
 /* A cached response, read-only, valid until ocsp_cache_release(). */
@@ -63,6 +72,9 @@ struct ocsp_cached {
 	int64_t this_update, next_update, last_modified;
 	/* Quoted strong ETag: hex of the first 8 octets of SHA-256(der). */
 	char etag[20];
+	/* As put (struct ocsp_cache_item). */
+	int has_status, status, reason;
+	int64_t revoked_at;
 };
 
 struct ocsp_cache;
@@ -104,10 +116,11 @@ size_t ocsp_cache_invalidate_ca(struct ocsp_cache *c, uint32_t ca);
 /*
  * Pre-signing, for a background thread.  For each key with no entry, or
  * one expiring within margin seconds, calls sign(arg, ...) outside any
- * lock; sign fills der (malloc'd by sign, freed here with free()), len
- * and the times, and returns 1, or returns 0 to skip the key.  sign must
- * look the status up itself (after fill read the generation).  Returns
- * the number stored;
+ * lock; sign fills *der (malloc'd by sign, freed here with free()) and,
+ * in *it (zeroed), len, the times and the status fields, and returns 1,
+ * or returns 0 to skip the key (fill sets it->ca, serial and der).  sign
+ * must look the status up itself (after fill read the generation).
+ * Returns the number stored;
  * stale results (a revocation raced the signing) are dropped silently and
  * the next fill round retries them.
  */
@@ -117,8 +130,7 @@ struct ocsp_cache_key {
 	size_t serial_len;
 };
 typedef int (*ocsp_cache_sign_fn)(void *arg, const struct ocsp_cache_key *k,
-    unsigned char **der, size_t *len, int64_t *this_update,
-    int64_t *next_update, int64_t *produced_at);
+    unsigned char **der, struct ocsp_cache_item *it);
 size_t ocsp_cache_fill(struct ocsp_cache *c, const struct ocsp_cache_key *keys,
     size_t n, int64_t margin, ocsp_cache_sign_fn sign, void *arg);
 

@@ -302,8 +302,7 @@ cache_ca(int idx, const struct ocsp_certid *id)
 /* ocsp_cache_fill callback: status from the publisher's revoked set. */
 static int
 fill_sign(void *arg, const struct ocsp_cache_key *k, unsigned char **der,
-    size_t *len, int64_t *this_update, int64_t *next_update,
-    int64_t *produced_at)
+    struct ocsp_cache_item *it)
 {
 	struct revocation *r = arg;
 	struct rev_ca *ca = &r->cas[k->ca / 2];
@@ -321,12 +320,16 @@ fill_sign(void *arg, const struct ocsp_cache_key *k, unsigned char **der,
 		s.reason = e->reason;
 	}
 	single_times(r, &s);
-	if (ocsp_resp_build(r->resp, &s, 1, NULL, 0, der, len) !=
+	if (ocsp_resp_build(r->resp, &s, 1, NULL, 0, der, &it->len) !=
 	    OCSP_RESP_OK)
 		return 0;
-	*this_update = s.this_update;
-	*next_update = s.next_update;
-	*produced_at = s.this_update;
+	it->this_update = s.this_update;
+	it->next_update = s.next_update;
+	it->produced_at = s.this_update;
+	it->has_status = 1;
+	it->status = (int)s.status;
+	it->reason = s.reason;
+	it->revoked_at = s.revoked_at;
 	return 1;
 }
 
@@ -725,8 +728,42 @@ from_cache(struct rev_ocsp *out, const struct ocsp_cached *c)
 	memcpy(out->etag, c->etag, sizeof(out->etag));
 }
 
-/* Freshly signs req (statuses from the store); caches a one-CertID answer
- * without nonce. */
+/*
+ * Status of s->id (of our CA idx) from a cached response for the same
+ * certificate, under either CertID hash: 1 when found.  A cache entry
+ * exists only for a certificate we issued (unknown answers are never
+ * cached) and is dropped by the publisher as soon as it sees the
+ * certificate's status change (REV_POLL_MS), which is the same freshness
+ * the cached answers themselves have; so a nonce request for a
+ * pre-signed certificate needs no SQL.
+ */
+static int
+status_from_cache(struct revocation *r, int idx, struct ocsp_single *s)
+{
+	for (uint32_t h = 0; h < 2; h++) {
+		const struct ocsp_cached *c = ocsp_cache_get(r->cache,
+		    (uint32_t)idx * 2 + h, s->id.serial, s->id.serial_len);
+		int ok;
+
+		if (c == NULL)
+			continue;
+		ok = c->has_status && (c->status == OCSP_CERT_GOOD ||
+		    c->status == OCSP_CERT_REVOKED);
+		if (ok) {
+			s->status = (enum ocsp_cert_status)c->status;
+			s->reason = c->status == OCSP_CERT_REVOKED ?
+			    c->reason : -1;
+			s->revoked_at = c->revoked_at;
+		}
+		ocsp_cache_release(r->cache, c);
+		if (ok)
+			return 1;
+	}
+	return 0;
+}
+
+/* Freshly signs req (statuses from the cache or the store); caches a
+ * one-CertID answer without nonce. */
 static int
 sign_fresh(struct revocation *r, const struct ocsp_request *req,
     const int *idx, struct rev_ocsp *out)
@@ -741,7 +778,9 @@ sign_fresh(struct revocation *r, const struct ocsp_request *req,
 	for (size_t i = 0; i < req->nids; i++) {
 		memset(&s[i], 0, sizeof(s[i]));
 		s[i].id = req->ids[i];
-		if (status_from_db(db, &r->cas[idx[i]], &s[i]) != 0)
+		if ((s[i].id.serial_len == 0 ||
+		    !status_from_cache(r, idx[i], &s[i])) &&
+		    status_from_db(db, &r->cas[idx[i]], &s[i]) != 0)
 			return OCSP_ST_TRY_LATER;
 		single_times(r, &s[i]);
 	}
@@ -765,6 +804,10 @@ sign_fresh(struct revocation *r, const struct ocsp_request *req,
 		it.this_update = s[0].this_update;
 		it.next_update = s[0].next_update;
 		it.produced_at = s[0].this_update;
+		it.has_status = 1;
+		it.status = (int)s[0].status;
+		it.reason = s[0].reason;
+		it.revoked_at = s[0].revoked_at;
 		(void)ocsp_cache_put(r->cache, &it, gen);
 		/* Serve the cached copy so the headers (ETag) match what a
 		 * later hit returns; if the put lost a race, send ours. */

@@ -12,7 +12,10 @@
  * crl.refresh_seconds before its nextUpdate, and between polls it
  * pre-signs OCSP responses for issued certificates (as many as
  * ocsp.cache_bytes holds) and refreshes them before their nextUpdate.
- * The request path never builds a CRL and does no SQL on a cache hit.
+ * The request path never builds a CRL and does no SQL on a cache hit;
+ * a request with a nonce takes each certificate's status from the cached
+ * response of that certificate when there is one (see revocation.c), and
+ * asks the store only for certificates not in the cache.
  */
 #ifndef FLEETCA_SERVER_REVOCATION_H
 #define FLEETCA_SERVER_REVOCATION_H

@@ -60,6 +60,17 @@ int ocsp_request_parse(const unsigned char *der, size_t len, size_t max_len,
     struct ocsp_request *req, char *why, size_t whylen);
 
 /*
+ * The two halves of ocsp_request_parse, for the tests that check they
+ * agree.  _fast: 1 with *req filled when der is one of the common shapes
+ * (see ocsp.c), else 0 with *req empty (never an error of its own).
+ * _openssl: the full decoder, same contract as ocsp_request_parse.
+ */
+int ocsp_request_parse_fast(const unsigned char *der, size_t len,
+    struct ocsp_request *req);
+int ocsp_request_parse_openssl(const unsigned char *der, size_t len,
+    size_t max_len, struct ocsp_request *req, char *why, size_t whylen);
+
+/*
  * RFC 6960 appendix A.1 / RFC 5019 5: the GET form.  path is the part
  * after "/ocsp/" (pathlen bytes, no NUL needed): percent-decoded (%XX in
  * either case; '+' stays '+'), then standard base64, with missing '='

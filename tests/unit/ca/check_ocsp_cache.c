@@ -108,6 +108,7 @@ START_TEST(test_put_get)
 	ck_assert_int_eq(r->this_update, atomic_load(&fake_now));
 	ck_assert_int_eq(r->next_update, atomic_load(&fake_now) + 600);
 	ck_assert_int_eq(r->last_modified, atomic_load(&fake_now) - 1);
+	ck_assert_int_eq(r->has_status, 0);	/* put_key records none */
 	ck_assert_uint_eq(strlen(r->etag), 18);
 	ck_assert_int_eq(r->etag[0], '"');
 	ck_assert_int_eq(r->etag[17], '"');
@@ -219,8 +220,7 @@ struct signer_state {
 
 static int
 sign_cb(void *arg, const struct ocsp_cache_key *k, unsigned char **der,
-    size_t *len, int64_t *this_update, int64_t *next_update,
-    int64_t *produced_at)
+    struct ocsp_cache_item *it)
 {
 	struct signer_state *st = arg;
 	unsigned kn = (unsigned)k->serial[7] | (unsigned)k->serial[6] << 8;
@@ -231,10 +231,14 @@ sign_cb(void *arg, const struct ocsp_cache_key *k, unsigned char **der,
 	if ((int)kn == st->revoke_during)
 		ocsp_cache_invalidate(st->c, k->ca, k->serial, k->serial_len);
 	*der = body_of(k->ca, kn, 1, 200);
-	*len = 200;
-	*this_update = atomic_load(&fake_now);
-	*next_update = *this_update + 3600;
-	*produced_at = *this_update;
+	it->len = 200;
+	it->this_update = atomic_load(&fake_now);
+	it->next_update = it->this_update + 3600;
+	it->produced_at = it->this_update;
+	it->has_status = 1;
+	it->status = 1;
+	it->reason = 4;
+	it->revoked_at = 77;
 	return 1;
 }
 
@@ -253,6 +257,17 @@ START_TEST(test_fill)
 	keys[10].serial_len = 8;
 	ck_assert_uint_eq(ocsp_cache_fill(c, keys, 11, 600, sign_cb, &st), 10);
 	ck_assert_int_eq(st.calls, 11);
+	/* The status the signer recorded comes back with the entry. */
+	{
+		const struct ocsp_cached *r = get_key(c, 0, 3);
+
+		ck_assert_ptr_nonnull(r);
+		ck_assert_int_eq(r->has_status, 1);
+		ck_assert_int_eq(r->status, 1);
+		ck_assert_int_eq(r->reason, 4);
+		ck_assert_int_eq(r->revoked_at, 77);
+		ocsp_cache_release(c, r);
+	}
 	/* All fresh: only the skipped key is tried again. */
 	st.calls = 0;
 	ck_assert_uint_eq(ocsp_cache_fill(c, keys, 11, 600, sign_cb, &st), 0);

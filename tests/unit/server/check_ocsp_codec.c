@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/ocsp.h>
 #include <openssl/x509.h>
@@ -554,14 +555,283 @@ START_TEST(test_get_bad)
 }
 END_TEST
 
+
+/* ---- Fast walker against the OpenSSL path ---------------------------- */
+
+/* Same decoded request, field by field (the structs hold padding). */
+static void
+same_req(const struct ocsp_request *a, const struct ocsp_request *b)
+{
+	ck_assert_uint_eq(a->nids, b->nids);
+	for (size_t i = 0; i < a->nids; i++) {
+		const struct ocsp_certid *x = &a->ids[i], *y = &b->ids[i];
+
+		ck_assert_int_eq(x->hash_nid, y->hash_nid);
+		ck_assert_uint_eq(x->name_hash_len, y->name_hash_len);
+		ck_assert_int_eq(memcmp(x->name_hash, y->name_hash,
+		    x->name_hash_len), 0);
+		ck_assert_uint_eq(x->key_hash_len, y->key_hash_len);
+		ck_assert_int_eq(memcmp(x->key_hash, y->key_hash,
+		    x->key_hash_len), 0);
+		ck_assert_uint_eq(x->serial_len, y->serial_len);
+		ck_assert_int_eq(memcmp(x->serial, y->serial, x->serial_len),
+		    0);
+		ck_assert_uint_eq(x->serial_der_len, y->serial_der_len);
+		ck_assert_int_eq(memcmp(x->serial_der, y->serial_der,
+		    x->serial_der_len), 0);
+	}
+	ck_assert_int_eq(a->has_nonce, b->has_nonce);
+	ck_assert_uint_eq(a->nonce_ext_len, b->nonce_ext_len);
+	ck_assert_int_eq(memcmp(a->nonce_ext, b->nonce_ext, a->nonce_ext_len),
+	    0);
+	ck_assert_uint_eq(a->nonce_len, b->nonce_len);
+	ck_assert_int_eq(memcmp(a->nonce, b->nonce, a->nonce_len), 0);
+	ck_assert_int_eq(a->is_signed, b->is_signed);
+}
+
+/*
+ * The fast walker never accepts what the OpenSSL path refuses, and when
+ * it accepts, both decode the same.  Returns what the walker said.
+ */
+static int
+agree(const unsigned char *d, size_t len)
+{
+	struct ocsp_request f, o;
+	int fr, orc;
+
+	memset(&f, 0x5a, sizeof(f));
+	fr = ocsp_request_parse_fast(d, len, &f);
+	if (!fr) {
+		ck_assert_ptr_null(f.ids);
+		ck_assert_uint_eq(f.nids, 0);
+		ck_assert_int_eq(f.has_nonce, 0);
+		return 0;
+	}
+	orc = ocsp_request_parse_openssl(d, len, MAXREQ, &o, NULL, 0);
+	ck_assert_msg(orc == OCSP_CODEC_OK, "fast path accepted what "
+	    "OpenSSL refuses (%zu octets)", len);
+	same_req(&f, &o);
+	ocsp_request_clear(&o);
+	ocsp_request_clear(&f);
+	return 1;
+}
+
+START_TEST(test_fast_common_shapes)
+{
+	static const int shapes[][2] = { { 1, 0 }, { 1, 16 }, { 1, 32 },
+	    { 2, 1 }, { 7, 0 }, { OCSP_REQ_MAX_SINGLE, 20 } };
+	unsigned char *der;
+	size_t len;
+
+	for (size_t i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		der = make_req(shapes[i][0], shapes[i][1], &len);
+		ck_assert_msg(agree(der, len), "shape %zu not on the fast "
+		    "path", i);
+		free(der);
+	}
+	/* Odd serials (negative, zero, 0x80 with its padding octet). */
+	{
+		OCSP_REQUEST *req = OCSP_REQUEST_new();
+		static const long ser[] = { -5, 0, 0x80, -0x80, 0x7f, 1 };
+
+		for (size_t i = 0; i < sizeof(ser) / sizeof(ser[0]); i++)
+			ck_assert_ptr_nonnull(OCSP_request_add0_id(req,
+			    certid(EVP_sha256(), ser[i])));
+		der = req_der(req, &len);
+		ck_assert_int_eq(agree(der, len), 1);
+		free(der);
+	}
+	/* Long serial: 20 octets (ours at most) and 21 (never ours). */
+	for (int sl = 19; sl <= 22; sl++) {
+		OCSP_REQUEST *req = OCSP_REQUEST_new();
+		BIGNUM *bn = BN_new();
+		ASN1_INTEGER *ai;
+		OCSP_CERTID *id;
+		struct ocsp_request r;
+
+		ck_assert_int_eq(BN_set_word(bn, 0x55), 1);
+		ck_assert_int_eq(BN_lshift(bn, bn, (sl - 1) * 8), 1);
+		ai = BN_to_ASN1_INTEGER(bn, NULL);
+		id = OCSP_cert_id_new(EVP_sha1(), X509_get_subject_name(ca),
+		    X509_get0_pubkey_bitstr(ca), ai);
+		ck_assert_ptr_nonnull(OCSP_request_add0_id(req, id));
+		der = req_der(req, &len);
+		ck_assert_int_eq(agree(der, len), 1);
+		ck_assert_int_eq(ocsp_request_parse(der, len, MAXREQ, &r,
+		    NULL, 0), OCSP_CODEC_OK);
+		ck_assert_uint_eq(r.ids[0].serial_len, sl <= 20 ? sl : 0);
+		ocsp_request_clear(&r);
+		ASN1_INTEGER_free(ai);
+		BN_free(bn);
+		free(der);
+	}
+}
+END_TEST
+
+/* Shapes the walker leaves to OpenSSL, which must still decode them. */
+START_TEST(test_fast_declines)
+{
+	unsigned char *der, v[12];
+	size_t len;
+	struct ocsp_request r;
+	OCSP_REQUEST *req;
+
+	/* A signed request (optionalSignature). */
+	{
+		EVP_PKEY *k = ca_key;
+
+		req = OCSP_REQUEST_new();
+		ck_assert_ptr_nonnull(OCSP_request_add0_id(req,
+		    certid(EVP_sha1(), 5)));
+		ck_assert_int_eq(OCSP_request_sign(req, ca, k, EVP_sha256(),
+		    NULL, 0), 1);
+		der = req_der(req, &len);
+		ck_assert_int_eq(agree(der, len), 0);
+		ck_assert_int_eq(ocsp_request_parse(der, len, MAXREQ, &r,
+		    NULL, 0), OCSP_CODEC_OK);
+		ck_assert_int_eq(r.is_signed, 1);
+		ck_assert_uint_eq(r.nids, 1);
+		ocsp_request_clear(&r);
+		free(der);
+	}
+	/* A non-critical extension other than the nonce. */
+	memset(v, 0x11, sizeof(v));
+	der = req_with_ext(NID_id_pkix_OCSP_acceptableResponses, 0, v, 10, 0,
+	    &len);
+	ck_assert_int_eq(agree(der, len), 0);
+	ck_assert_int_eq(ocsp_request_parse(der, len, MAXREQ, &r, NULL, 0),
+	    OCSP_CODEC_OK);
+	ocsp_request_clear(&r);
+	free(der);
+	/* A nonce marked critical (DER TRUE). */
+	v[0] = 0x04;
+	v[1] = 8;
+	der = req_with_ext(NID_id_pkix_OCSP_Nonce, 1, v, 10, 0, &len);
+	ck_assert_int_eq(agree(der, len), 0);
+	ck_assert_int_eq(ocsp_request_parse(der, len, MAXREQ, &r, NULL, 0),
+	    OCSP_CODEC_OK);
+	ck_assert_int_eq(r.has_nonce, 1);
+	ck_assert_uint_eq(r.nonce_len, 8);
+	ocsp_request_clear(&r);
+	free(der);
+	/* singleRequestExtensions present. */
+	{
+		OCSP_ONEREQ *one;
+		ASN1_OCTET_STRING *os = ASN1_OCTET_STRING_new();
+		X509_EXTENSION *ext;
+
+		req = OCSP_REQUEST_new();
+		one = OCSP_request_add0_id(req, certid(EVP_sha1(), 6));
+		ck_assert_ptr_nonnull(one);
+		ck_assert_int_eq(ASN1_OCTET_STRING_set(os, v, 4), 1);
+		ext = X509_EXTENSION_create_by_NID(NULL,
+		    NID_id_pkix_OCSP_serviceLocator, 0, os);
+		ck_assert_ptr_nonnull(ext);
+		ck_assert_int_eq(OCSP_ONEREQ_add_ext(one, ext, -1), 1);
+		X509_EXTENSION_free(ext);
+		ASN1_OCTET_STRING_free(os);
+		der = req_der(req, &len);
+		ck_assert_int_eq(agree(der, len), 0);
+		ck_assert_int_eq(ocsp_request_parse(der, len, MAXREQ, &r,
+		    NULL, 0), OCSP_CODEC_OK);
+		ocsp_request_clear(&r);
+		free(der);
+	}
+	/* Hand-made: hashAlgorithm without parameters is on the fast path;
+	 * a non-minimal INTEGER (02 02 00 09) and a long-form length that
+	 * is not the shortest (81 05) are not. */
+	{
+		static const unsigned char noparam[] = {
+			0x30, 0x20, 0x30, 0x1e, 0x30, 0x1c, 0x30, 0x1a,
+			0x30, 0x18, 0x30, 0x07,
+			0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+			0x04, 0x04, 1, 2, 3, 4,
+			0x04, 0x04, 5, 6, 7, 8,
+			0x02, 0x01, 0x09,
+		};
+		static const unsigned char padint[] = {
+			0x30, 0x23, 0x30, 0x21, 0x30, 0x1f, 0x30, 0x1d,
+			0x30, 0x1b, 0x30, 0x09,
+			0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+			0x05, 0x00,
+			0x04, 0x04, 1, 2, 3, 4,
+			0x04, 0x04, 5, 6, 7, 8,
+			0x02, 0x02, 0x00, 0x09,
+		};
+		static const unsigned char longlen[] = {
+			0x30, 0x23, 0x30, 0x21, 0x30, 0x1f, 0x30, 0x1d,
+			0x30, 0x1b, 0x30, 0x09,
+			0x06, 0x05, 0x2b, 0x0e, 0x03, 0x02, 0x1a,
+			0x05, 0x00,
+			0x04, 0x81, 0x04, 1, 2, 3, 4,
+			0x04, 0x04, 5, 6, 7, 8,
+			0x02, 0x01, 0x09,
+		};
+
+		ck_assert_int_eq(agree(noparam, sizeof(noparam)), 1);
+		ck_assert_int_eq(agree(padint, sizeof(padint)), 0);
+		ck_assert_int_eq(agree(longlen, sizeof(longlen)), 0);
+		/* whatever OpenSSL says about them is the answer: no crash */
+		if (ocsp_request_parse(padint, sizeof(padint), MAXREQ, &r,
+		    NULL, 0) == OCSP_CODEC_OK)
+			ocsp_request_clear(&r);
+		if (ocsp_request_parse(longlen, sizeof(longlen), MAXREQ, &r,
+		    NULL, 0) == OCSP_CODEC_OK)
+			ocsp_request_clear(&r);
+	}
+}
+END_TEST
+
+/* Every truncation, extension and single-octet change of a few real
+ * requests: the walker and OpenSSL agree (see agree()). */
+START_TEST(test_fast_mutations)
+{
+	static const int shapes[][2] = { { 1, 0 }, { 1, 16 }, { 3, 32 } };
+	size_t accepted = 0;
+
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		size_t len;
+		unsigned char *der = make_req(shapes[s][0], shapes[s][1], &len);
+		unsigned char *cp = malloc(len + 2);
+
+		for (size_t l = 0; l < len; l++)
+			ck_assert_int_eq(agree(der, l), 0);
+		memcpy(cp, der, len);
+		cp[len] = 0;
+		cp[len + 1] = 0;
+		ck_assert_int_eq(agree(cp, len + 2), 0);
+		for (size_t i = 0; i < len; i++) {
+			static const unsigned char x[] = { 0xff, 0x01, 0x80,
+			    0x7f, 0x20 };
+
+			for (size_t k = 0; k < sizeof(x); k++) {
+				memcpy(cp, der, len);
+				cp[i] ^= x[k];
+				accepted += (size_t)agree(cp, len);
+				cp[i] = 0;
+				accepted += (size_t)agree(cp, len);
+			}
+		}
+		free(cp);
+		free(der);
+	}
+	/* Changes inside the hashes and serial still parse: the walker took
+	 * some of them. */
+	ck_assert_uint_gt(accepted, 0);
+}
+END_TEST
+
 static Suite *
 codec_suite(void)
 {
 	Suite *s = suite_create("ocsp_codec");
 	TCase *core = tcase_create("Core"), *lim = tcase_create("Limits");
+	TCase *fast = tcase_create("Fast");
 
 	tcase_add_checked_fixture(core, setup, teardown);
 	tcase_add_checked_fixture(lim, setup, teardown);
+	tcase_add_checked_fixture(fast, setup, teardown);
+	tcase_set_timeout(fast, 60);
 	tcase_add_test(core, test_single_sha1_no_nonce);
 	tcase_add_test(core, test_multi_with_nonce);
 	tcase_add_test(core, test_nonce_given_bytes);
@@ -573,8 +843,12 @@ codec_suite(void)
 	tcase_add_test(lim, test_bad_nonce_and_exts);
 	tcase_add_test(lim, test_unknown_hash_alg);
 	tcase_add_test(lim, test_get_bad);
+	tcase_add_test(fast, test_fast_common_shapes);
+	tcase_add_test(fast, test_fast_declines);
+	tcase_add_test(fast, test_fast_mutations);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, lim);
+	suite_add_tcase(s, fast);
 	return s;
 }
 
