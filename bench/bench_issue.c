@@ -138,7 +138,7 @@ worker_run(void *arg)
 			break;
 		}
 		for (k = 0; k < w->b->batch && e == CA_OK; k++) {
-			struct ca_issue_req req = { csr, uid, NULL, 0, NULL };
+			struct ca_issue_req req = { csr, uid, NULL, 0, NULL, NULL };
 			X509 *x = NULL;
 
 			snprintf(uid, sizeof(uid), "bench%lx-%ld",
