@@ -291,7 +291,7 @@ main(int argc, char **argv)
 		for (long b = 0; b < BATCH && done < count; b++, done++) {
 			char uid[32];
 			struct ca_issue_req req = { csr, uid, "bench.example",
-			    0, NULL };
+			    0, NULL, NULL };
 			X509 *x = NULL;
 			enum ca_err e;
 
