@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ca/csrwalk.h"
+#include "common/der.h"
 
 #define CSW_TAG_BOOLEAN		0x01
 #define CSW_TAG_INTEGER		0x02
@@ -39,79 +40,7 @@ static const unsigned char oid_ecdsa_sha256[] = {
 static const unsigned char oid_ecdsa_sha384[] = {
 	0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x04, 0x03, 0x03 };
 
-/*
- * One DER TLV at *p, at most end - *p bytes: single-octet tags, minimal
- * definite lengths below 2^24 (X.690 10.1).  Sets the tag, the value
- * range and advances *p.  1, or 0 when malformed.
- */
-static int
-csw_tlv(const unsigned char **p, const unsigned char *end, unsigned char *tag,
-    const unsigned char **val, size_t *vlen)
-{
-	const unsigned char *s = *p;
-	size_t len, n, hdr;
 
-	if (s >= end || (len = (size_t)(end - s)) < 2)
-		return 0;
-	*tag = s[0];
-	if ((s[0] & 0x1f) == 0x1f)	/* high tag number form */
-		return 0;
-	if (s[1] < 0x80) {
-		n = s[1];
-		hdr = 2;
-	} else if (s[1] == 0x81) {
-		if (len < 3 || s[2] < 0x80)
-			return 0;
-		n = s[2];
-		hdr = 3;
-	} else if (s[1] == 0x82) {
-		if (len < 4 || s[2] == 0)
-			return 0;
-		n = (size_t)s[2] << 8 | s[3];
-		hdr = 4;
-		if (n < 0x100)
-			return 0;
-	} else if (s[1] == 0x83) {
-		if (len < 5 || s[2] == 0)
-			return 0;
-		n = (size_t)s[2] << 16 | (size_t)s[3] << 8 | s[4];
-		hdr = 5;
-		if (n < 0x10000)
-			return 0;
-	} else {
-		return 0;	/* indefinite (0x80) or too long */
-	}
-	if (n > len - hdr)
-		return 0;
-	*val = s + hdr;
-	*vlen = n;
-	*p = s + hdr + n;
-	return 1;
-}
-
-/* One TLV that must carry tag want; the whole TLV in *tlv, the value in
- * *val (each optional). */
-static int
-csw_expect(const unsigned char **p, const unsigned char *end,
-    unsigned char want, const unsigned char **tlv, size_t *tlvlen,
-    const unsigned char **val, size_t *vlen)
-{
-	const unsigned char *start = *p, *v;
-	unsigned char tag;
-	size_t n;
-
-	if (!csw_tlv(p, end, &tag, &v, &n) || tag != want)
-		return 0;
-	if (val != NULL) {
-		*val = v;
-		*vlen = n;
-	}
-	if (tlv != NULL) {
-		*tlv = start;
-		*tlvlen = (size_t)(*p - start);
-	}
-	return 1;
-}
 
 /* X.690 8.19: subidentifiers in minimal base-128, the last one closed. */
 static int
@@ -146,7 +75,7 @@ csw_value_ok(unsigned char tag, const unsigned char *v, size_t n, int depth)
 		if (depth >= CSW_DEPTH_MAX)
 			return 0;
 		while (p < end)
-			if (!csw_tlv(&p, end, &ct, &cv, &cn) ||
+			if (!der_tlv(&p, end, &ct, &cv, &cn) ||
 			    !csw_value_ok(ct, cv, cn, depth + 1))
 				return 0;
 		return 1;
@@ -192,17 +121,17 @@ csw_attrs(struct ca_csrwalk *w, const unsigned char *v, size_t n)
 	w->attrs = v;
 	w->attrs_len = n;
 	while (p < end) {
-		if (!csw_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &a,
+		if (!der_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &a,
 		    &alen))
 			return 0;
 		aend = a + alen;
-		if (!csw_expect(&a, aend, CSW_TAG_OID, NULL, NULL, &oid,
+		if (!der_expect(&a, aend, CSW_TAG_OID, NULL, NULL, &oid,
 		    &oidlen) || !csw_oid_ok(oid, oidlen) ||
-		    !csw_expect(&a, aend, CSW_TAG_SET, NULL, NULL, &set,
+		    !der_expect(&a, aend, CSW_TAG_SET, NULL, NULL, &set,
 		    &setlen) || a != aend || setlen == 0)
 			return 0;
 		for (q = set; q < set + setlen; )
-			if (!csw_tlv(&q, set + setlen, &ct, &cv, &cn) ||
+			if (!der_tlv(&q, set + setlen, &ct, &cv, &cn) ||
 			    !csw_value_ok(ct, cv, cn, 1))
 				return 0;
 		w->nattrs++;
@@ -224,18 +153,18 @@ csw_name(const unsigned char *v, size_t n)
 	unsigned char st;
 
 	while (p < end) {
-		if (!csw_expect(&p, end, CSW_TAG_SET, NULL, NULL, &rdn,
+		if (!der_expect(&p, end, CSW_TAG_SET, NULL, NULL, &rdn,
 		    &rdnlen) || rdnlen == 0)
 			return 0;
 		rend = rdn + rdnlen;
 		while (rdn < rend) {
-			if (!csw_expect(&rdn, rend, CSW_TAG_SEQUENCE, NULL,
+			if (!der_expect(&rdn, rend, CSW_TAG_SEQUENCE, NULL,
 			    NULL, &atv, &atvlen))
 				return 0;
 			aend = atv + atvlen;
-			if (!csw_expect(&atv, aend, CSW_TAG_OID, NULL, NULL,
+			if (!der_expect(&atv, aend, CSW_TAG_OID, NULL, NULL,
 			    &oid, &oidlen) || !csw_oid_ok(oid, oidlen) ||
-			    !csw_tlv(&atv, aend, &st, &sv, &sn) || atv != aend)
+			    !der_tlv(&atv, aend, &st, &sv, &sn) || atv != aend)
 				return 0;
 			if (st != CSW_TAG_UTF8STRING && st != CSW_TAG_PRINTABLE &&
 			    st != CSW_TAG_IA5STRING)
@@ -252,15 +181,15 @@ csw_spki(struct ca_csrwalk *w, const unsigned char *v, size_t n)
 	const unsigned char *p = v, *end = v + n, *alg, *aend, *bits, *o;
 	size_t alglen, bitslen, olen, want;
 
-	if (!csw_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &alg,
+	if (!der_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &alg,
 	    &alglen) ||
-	    !csw_expect(&p, end, CSW_TAG_BITSTRING, NULL, NULL, &bits,
+	    !der_expect(&p, end, CSW_TAG_BITSTRING, NULL, NULL, &bits,
 	    &bitslen) || p != end)
 		return 0;
 	aend = alg + alglen;
-	if (!csw_expect(&alg, aend, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
+	if (!der_expect(&alg, aend, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
 	    olen != sizeof(oid_ec_pub) || memcmp(o, oid_ec_pub, olen) != 0 ||
-	    !csw_expect(&alg, aend, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
+	    !der_expect(&alg, aend, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
 	    alg != aend)
 		return 0;
 	if (olen == sizeof(oid_p256) && memcmp(o, oid_p256, olen) == 0) {
@@ -289,7 +218,7 @@ csw_sigalg(struct ca_csrwalk *w, const unsigned char *v, size_t n)
 	const unsigned char *p = v, *end = v + n, *o;
 	size_t olen;
 
-	if (!csw_expect(&p, end, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
+	if (!der_expect(&p, end, CSW_TAG_OID, &o, &olen, NULL, NULL) ||
 	    p != end)
 		return 0;
 	if (olen == sizeof(oid_ecdsa_sha256) &&
@@ -311,16 +240,16 @@ csw_walk(const unsigned char *der, size_t len, struct ca_csrwalk *w)
 	size_t reqlen, infolen, vlen, siglen;
 
 	/* CertificationRequest ::= SEQUENCE { info, sigalg, signature } */
-	if (!csw_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &req,
+	if (!der_expect(&p, end, CSW_TAG_SEQUENCE, NULL, NULL, &req,
 	    &reqlen) || p != end)
 		return 0;
 	p = req;
 	end = req + reqlen;
-	if (!csw_expect(&p, end, CSW_TAG_SEQUENCE, &w->info, &w->info_len,
+	if (!der_expect(&p, end, CSW_TAG_SEQUENCE, &w->info, &w->info_len,
 	    &info, &infolen) ||
-	    !csw_expect(&p, end, CSW_TAG_SEQUENCE, &w->sigalg,
+	    !der_expect(&p, end, CSW_TAG_SEQUENCE, &w->sigalg,
 	    &w->sigalg_len, &v, &vlen) || !csw_sigalg(w, v, vlen) ||
-	    !csw_expect(&p, end, CSW_TAG_BITSTRING, NULL, NULL, &sig,
+	    !der_expect(&p, end, CSW_TAG_BITSTRING, NULL, NULL, &sig,
 	    &siglen) || p != end)
 		return 0;
 	if (siglen < 2 || sig[0] != 0)		/* no unused bits */
@@ -331,16 +260,16 @@ csw_walk(const unsigned char *der, size_t len, struct ca_csrwalk *w)
 	p = info;
 	iend = info + infolen;
 	/* version INTEGER { v1(0) } (RFC 2986 4.1), exactly. */
-	if (!csw_expect(&p, iend, CSW_TAG_INTEGER, NULL, NULL, &v, &vlen) ||
+	if (!der_expect(&p, iend, CSW_TAG_INTEGER, NULL, NULL, &v, &vlen) ||
 	    vlen != 1 || v[0] != 0)
 		return 0;
-	if (!csw_expect(&p, iend, CSW_TAG_SEQUENCE, &w->subject,
+	if (!der_expect(&p, iend, CSW_TAG_SEQUENCE, &w->subject,
 	    &w->subject_len, &v, &vlen) || !csw_name(v, vlen))
 		return 0;
-	if (!csw_expect(&p, iend, CSW_TAG_SEQUENCE, &w->spki, &w->spki_len,
+	if (!der_expect(&p, iend, CSW_TAG_SEQUENCE, &w->spki, &w->spki_len,
 	    &v, &vlen) || !csw_spki(w, v, vlen))
 		return 0;
-	if (!csw_expect(&p, iend, CSW_TAG_ATTRS, NULL, NULL, &v, &vlen) ||
+	if (!der_expect(&p, iend, CSW_TAG_ATTRS, NULL, NULL, &v, &vlen) ||
 	    p != iend || !csw_attrs(w, v, vlen))
 		return 0;
 	return 1;

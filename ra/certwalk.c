@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "common/der.h"
 #include "ra/certwalk.h"
 
 #define CW_TAG_BOOLEAN		0x01
@@ -35,65 +36,9 @@ int
 ra_certwalk_tlv(const unsigned char **p, size_t len, unsigned char *tag,
     const unsigned char **val, size_t *vlen)
 {
-	const unsigned char *s = *p;
-	size_t n, hdr;
-
-	if (len < 2)
-		return 0;
-	*tag = s[0];
-	if ((s[0] & 0x1f) == 0x1f)	/* high tag number form */
-		return 0;
-	if (s[1] < 0x80) {
-		n = s[1];
-		hdr = 2;
-	} else if (s[1] == 0x81) {
-		if (len < 3 || s[2] < 0x80)	/* X.690 10.1: minimal */
-			return 0;
-		n = s[2];
-		hdr = 3;
-	} else if (s[1] == 0x82) {
-		if (len < 4 || s[2] == 0)
-			return 0;
-		n = (size_t)s[2] << 8 | s[3];
-		hdr = 4;
-		if (n < 0x100)
-			return 0;
-	} else if (s[1] == 0x83) {
-		if (len < 5 || s[2] == 0)
-			return 0;
-		n = (size_t)s[2] << 16 | (size_t)s[3] << 8 | s[4];
-		hdr = 5;
-		if (n < 0x10000)
-			return 0;
-	} else {
-		return 0;	/* indefinite (0x80) or too long */
-	}
-	if (n > len - hdr)
-		return 0;
-	*val = s + hdr;
-	*vlen = n;
-	*p = s + hdr + n;
-	return 1;
+	return der_tlv(p, *p + len, tag, val, vlen);
 }
 
-/* Reads one TLV that must carry tag want; also returns the whole TLV. */
-static int
-cw_expect(const unsigned char **p, const unsigned char *end,
-    unsigned char want, const unsigned char **tlv, size_t *tlvlen,
-    const unsigned char **val, size_t *vlen)
-{
-	const unsigned char *start = *p;
-	unsigned char tag;
-
-	if (*p >= end || !ra_certwalk_tlv(p, (size_t)(end - *p), &tag, val,
-	    vlen) || tag != want)
-		return 0;
-	if (tlv != NULL) {
-		*tlv = start;
-		*tlvlen = (size_t)(*p - start);
-	}
-	return 1;
-}
 
 static int
 cw_num(const unsigned char *s, int n, int *v)
@@ -225,27 +170,27 @@ cw_exts(struct ra_certwalk *cw, const unsigned char *v, size_t n)
 	size_t seqlen, extlen, oidlen, vlen, blen;
 	unsigned seen = 0;
 
-	if (!cw_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &seq, &seqlen) ||
+	if (!der_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &seq, &seqlen) ||
 	    p != end || seqlen == 0)
 		return 0;
 	p = seq;
 	end = seq + seqlen;
 	while (p < end) {
-		if (!cw_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &ext,
+		if (!der_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &ext,
 		    &extlen))
 			return 0;
 		eend = ext + extlen;
-		if (!cw_expect(&ext, eend, CW_TAG_OID, NULL, NULL, &oid,
+		if (!der_expect(&ext, eend, CW_TAG_OID, NULL, NULL, &oid,
 		    &oidlen) || oidlen != 3 || oid[0] != 0x55 ||
 		    oid[1] != 0x1d)
 			return 0;
 		/* critical BOOLEAN DEFAULT FALSE: DER only allows TRUE. */
 		if (ext < eend && *ext == CW_TAG_BOOLEAN) {
-			if (!cw_expect(&ext, eend, CW_TAG_BOOLEAN, NULL, NULL,
+			if (!der_expect(&ext, eend, CW_TAG_BOOLEAN, NULL, NULL,
 			    &b, &blen) || blen != 1 || b[0] != 0xff)
 				return 0;
 		}
-		if (!cw_expect(&ext, eend, CW_TAG_OCTETSTRING, NULL, NULL,
+		if (!der_expect(&ext, eend, CW_TAG_OCTETSTRING, NULL, NULL,
 		    &val, &vlen) || ext != eend)
 			return 0;
 		if (!cw_ext(cw, oid[2], val, vlen, &seen))
@@ -264,16 +209,16 @@ ra_certwalk_parse(const unsigned char *der, size_t len,
 	unsigned char tag;
 
 	memset(cw, 0, sizeof(*cw));
-	if (!cw_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &cert, &certlen) ||
+	if (!der_expect(&p, end, CW_TAG_SEQUENCE, NULL, NULL, &cert, &certlen) ||
 	    p != end)
 		return 0;
 	p = cert;
 	end = cert + certlen;
-	if (!cw_expect(&p, end, CW_TAG_SEQUENCE, &cw->tbs, &cw->tbs_len, &tbs,
+	if (!der_expect(&p, end, CW_TAG_SEQUENCE, &cw->tbs, &cw->tbs_len, &tbs,
 	    &tbslen) ||
-	    !cw_expect(&p, end, CW_TAG_SEQUENCE, &cw->sigalg, &cw->sigalg_len,
+	    !der_expect(&p, end, CW_TAG_SEQUENCE, &cw->sigalg, &cw->sigalg_len,
 	    &v, &vlen) ||
-	    !cw_expect(&p, end, CW_TAG_BITSTRING, NULL, NULL, &sig, &siglen) ||
+	    !der_expect(&p, end, CW_TAG_BITSTRING, NULL, NULL, &sig, &siglen) ||
 	    p != end)
 		return 0;
 	if (siglen < 2 || sig[0] != 0)	/* no unused bits */
@@ -284,22 +229,22 @@ ra_certwalk_parse(const unsigned char *der, size_t len,
 	p = tbs;
 	tend = tbs + tbslen;
 	/* version [0] EXPLICIT INTEGER v3(2), exactly. */
-	if (!cw_expect(&p, tend, CW_TAG_CTX0, NULL, NULL, &v, &vlen) ||
+	if (!der_expect(&p, tend, CW_TAG_CTX0, NULL, NULL, &v, &vlen) ||
 	    vlen != 3 || v[0] != CW_TAG_INTEGER || v[1] != 1 || v[2] != 2)
 		return 0;
 	/* serialNumber: positive, minimal, at most 20 octets (4.1.2.2). */
-	if (!cw_expect(&p, tend, CW_TAG_INTEGER, NULL, NULL, &v, &vlen) ||
+	if (!der_expect(&p, tend, CW_TAG_INTEGER, NULL, NULL, &v, &vlen) ||
 	    vlen == 0 || vlen > 21 || (v[0] & 0x80) != 0 ||
 	    (vlen > 1 && v[0] == 0 && (v[1] & 0x80) == 0))
 		return 0;
-	if (!cw_expect(&p, tend, CW_TAG_SEQUENCE, &tbsalg, &tbsalglen, &v,
+	if (!der_expect(&p, tend, CW_TAG_SEQUENCE, &tbsalg, &tbsalglen, &v,
 	    &vlen) || tbsalglen != cw->sigalg_len ||
 	    memcmp(tbsalg, cw->sigalg, tbsalglen) != 0)
 		return 0;
-	if (!cw_expect(&p, tend, CW_TAG_SEQUENCE, &cw->issuer,
+	if (!der_expect(&p, tend, CW_TAG_SEQUENCE, &cw->issuer,
 	    &cw->issuer_len, &v, &vlen))
 		return 0;
-	if (!cw_expect(&p, tend, CW_TAG_SEQUENCE, NULL, NULL, &validity,
+	if (!der_expect(&p, tend, CW_TAG_SEQUENCE, NULL, NULL, &validity,
 	    &validitylen))
 		return 0;
 	{
@@ -314,16 +259,16 @@ ra_certwalk_parse(const unsigned char *der, size_t len,
 		    q != qend)
 			return 0;
 	}
-	if (!cw_expect(&p, tend, CW_TAG_SEQUENCE, &cw->subject,
+	if (!der_expect(&p, tend, CW_TAG_SEQUENCE, &cw->subject,
 	    &cw->subject_len, &v, &vlen) || vlen == 0)
 		return 0;
-	if (!cw_expect(&p, tend, CW_TAG_SEQUENCE, &cw->spki, &cw->spki_len,
+	if (!der_expect(&p, tend, CW_TAG_SEQUENCE, &cw->spki, &cw->spki_len,
 	    &v, &vlen))
 		return 0;
 	/* No issuerUniqueID / subjectUniqueID; extensions are optional. */
 	if (p == tend)
 		return 1;
-	if (!cw_expect(&p, tend, CW_TAG_CTX3, NULL, NULL, &v, &vlen) ||
+	if (!der_expect(&p, tend, CW_TAG_CTX3, NULL, NULL, &v, &vlen) ||
 	    p != tend)
 		return 0;
 	return cw_exts(cw, v, vlen);
