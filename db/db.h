@@ -182,6 +182,9 @@ void db_trust_clear(struct db_trust *t);
 int db_trust_insert(struct db *db, const char *kind, const char *subject,
     const unsigned char sha256[DB_HASH_LEN], const unsigned char *der,
     size_t len, int64_t *id);
+/* Bumped with every trust anchor added (0 when none ever was), so a
+ * running server notices anchors added by the CLI. */
+int db_trust_epoch(struct db *db, int64_t *epoch);
 /* Every anchor, oldest first; caller clears each and frees the array. */
 int db_trust_list(struct db *db, struct db_trust **out, size_t *n);
 

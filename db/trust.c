@@ -9,7 +9,8 @@
 
 enum {
 	ST_TRUST_INSERT = ST__EXT_FIRST + 8, ST_TRUST_LIST,
-	ST_MANIFEST_INSERT, ST_MANIFEST_COUNTS
+	ST_MANIFEST_INSERT, ST_MANIFEST_COUNTS, ST_TRUST_EPOCH_BUMP,
+	ST_TRUST_EPOCH_GET
 };
 
 void
@@ -39,9 +40,32 @@ db_trust_insert(struct db *db, const char *kind, const char *subject,
 	sqlite3_bind_blob(st, 4, der, (int)len, SQLITE_STATIC);
 	sqlite3_bind_int64(st, 5, (int64_t)db_now());
 	rc = db_step_done(db, st);
-	if (rc == DB_OK && id != NULL)
+	if (rc != DB_OK)
+		return rc;
+	if (id != NULL)
 		*id = sqlite3_last_insert_rowid(db->conn);
-	return rc;
+	st = db_stmt(db, ST_TRUST_EPOCH_BUMP,
+	    "INSERT INTO meta(key, value) VALUES ('trust_epoch', 1) "
+	    "ON CONFLICT(key) DO UPDATE SET value = value + 1");
+	return st == NULL ? DB_ERROR : db_step_done(db, st);
+}
+
+int
+db_trust_epoch(struct db *db, int64_t *epoch)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_TRUST_EPOCH_GET,
+	    "SELECT value FROM meta WHERE key = 'trust_epoch'");
+	int rc;
+
+	*epoch = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*epoch = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK :
+	    db_status_from(db, rc);
 }
 
 int

@@ -215,6 +215,48 @@ idle_sweep(struct db *db, void *arg)
 	return rc;
 }
 
+/*
+ * Manufacturer anchors added with the CLI while the server runs take
+ * effect here: at most every 200 ms one cheap epoch read, and a rebuild
+ * of the trust set only when it moved.  Anchors are only ever added, so
+ * verdicts cached against the old set stay true.
+ */
+static void
+trust_refresh(struct enroll_state *es, struct db *db, time_t now)
+{
+	struct timespec ts;
+	struct ra_trust *nt, *old;
+	int64_t ms, last, epoch;
+	char err[256];
+
+	(void)now;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+	last = atomic_load(&es->trust_checked_ms);
+	if (ms - last < 200 ||
+	    !atomic_compare_exchange_strong(&es->trust_checked_ms, &last, ms))
+		return;
+	if (db_trust_epoch(db, &epoch) != DB_OK)
+		return;
+	pthread_rwlock_rdlock(&es->trust_lock);
+	last = es->trust_epoch;
+	pthread_rwlock_unlock(&es->trust_lock);
+	if (epoch == last)
+		return;
+	if ((nt = ra_trust_from_db(db, err, sizeof(err))) == NULL) {
+		log_err("est: reloading manufacturer trust: %s", err);
+		return;
+	}
+	pthread_rwlock_wrlock(&es->trust_lock);
+	old = es->trust;
+	es->trust = nt;
+	es->trust_epoch = epoch;
+	pthread_rwlock_unlock(&es->trust_lock);
+	ra_trust_free(old);
+	log_info("est: manufacturer trust reloaded (epoch %lld)",
+	    (long long)epoch);
+}
+
 /* ---- per-connection peer facts ------------------------------------------ */
 
 struct enroll_peer {
@@ -437,8 +479,10 @@ enroll_state_load(struct app *a, struct db *db, char *err, size_t errlen)
 		    "a loaded profile", s->policy.default_profile);
 		goto fail;
 	}
-	if ((s->trust = ra_trust_from_db(db, err, errlen)) == NULL)
+	if (db_trust_epoch(db, &s->trust_epoch) != DB_OK ||
+	    (s->trust = ra_trust_from_db(db, err, errlen)) == NULL)
 		goto fail;
+	pthread_rwlock_init(&s->trust_lock, NULL);
 	/* cacerts: the issuing CA(s) first, then the roots (what a device
 	 * needs to build a path to its trust anchor). */
 	if ((cas = sk_X509_new_null()) == NULL)
@@ -496,6 +540,7 @@ enroll_state_free(struct enroll_state *s)
 	cq_free(s->cq);
 	peer_cache_free(s->peers);
 	ra_trust_free(s->trust);
+	pthread_rwlock_destroy(&s->trust_lock);
 	free(s->cacerts);
 	if (s->csrattrs != NULL)
 		for (size_t i = 0; i < s->nprofiles; i++)
@@ -1016,6 +1061,8 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 				goto out;
 			has_key = r == DB_EXISTS;
 		}
+		trust_refresh(es, db, in->now);
+		pthread_rwlock_rdlock(&es->trust_lock);
 		memset(&f, 0, sizeof(f));
 		f.chain = in->chain;
 		f.mfg_store = ra_trust_manufacturer_store(es->trust);
@@ -1041,6 +1088,7 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 			f.leaf_spki_len = in->facts->leaf_spki_len;
 		}
 		rr = ra_decide_enroll(&f);
+		pthread_rwlock_unlock(&es->trust_lock);
 		if ((t->idevid_key = X509_get0_pubkey(leaf)) != NULL &&
 		    EVP_PKEY_up_ref(t->idevid_key) != 1) {
 			t->idevid_key = NULL;

@@ -17,6 +17,7 @@
 #ifndef FLEETCA_SERVER_ENROLL_H
 #define FLEETCA_SERVER_ENROLL_H
 
+#include <pthread.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -35,6 +36,11 @@ struct db;
 struct enroll_state {
 	struct ra_policy policy;
 	struct ra_trust *trust;		/* manufacturer trust; owned */
+	/* trust is replaced when anchors are added while the server runs:
+	 * readers hold trust_lock shared while they use it. */
+	pthread_rwlock_t trust_lock;
+	int64_t trust_epoch;		/* db_trust_epoch() of trust */
+	_Atomic(int64_t) trust_checked_ms;	/* last epoch check */
 	struct commit_queue *cq;	/* group committer; owned */
 	char *cacerts;			/* certs-only base64 of our CAs */
 	size_t cacerts_len;

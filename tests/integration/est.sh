@@ -251,6 +251,32 @@ csr "$T/r1b.key" "$U1" >"$T/r1b.b64"
 got=$(post simplereenroll "$T/r1b.b64" --cert "$T/ldev1r.pem" --key "$T/r1.key")
 expect 403 cert_revoked "LDevID revoked by the CLI: 403 cert_revoked"
 
+# ---- a manufacturer trusted while the server runs ------------------------
+"$MKMANIFEST" --count 1 --out "$T/mfg3" >/dev/null || fail "mkmanifest 3"
+dev 1 "$T/mfg3"; U7=$UID_
+mv "$T/dev1.key" "$T/dev7.key"; mv "$T/dev1.crt" "$T/dev7.crt"
+mv "$T/dev1.chain" "$T/dev7.chain"
+csr "$T/l7.key" "$U7" >"$T/c7.b64"
+got=$(post simpleenroll "$T/c7.b64" --cert "$T/dev7.chain" --key "$T/dev7.key")
+expect 401 - "a vendor nobody trusts yet: 401"
+"$FLEETCA" trust add --dir "$D" --manufacturer "$T/mfg3/manufacturer_root.pem" \
+	>/dev/null || fail "trust add vendor 3"
+"$FLEETCA" trust add --dir "$D" --manifest-signer "$T/mfg3/manifest_signer.pem" \
+	>/dev/null || fail "trust add signer 3"
+"$FLEETCA" manifest import --dir "$D" "$T/mfg3/manifest.json" >/dev/null ||
+	fail "manifest import 3"
+"$FLEETCA" device claim --dir "$D" "$U7" --owner acme.example >/dev/null ||
+	fail "claim $U7"
+i=0
+while :; do
+	got=$(post simpleenroll "$T/c7.b64" --cert "$T/dev7.chain" --key "$T/dev7.key")
+	[ "$got" = 200 ] && break
+	i=$((i + 1))
+	[ $i -lt 20 ] || break
+	sleep 0.1
+done
+expect 200 - "vendor trusted with the CLI while the server runs: enrolls within 2 s"
+
 # ---- audit --------------------------------------------------------------
 stop_server
 "$FLEETCA" audit verify --dir "$D" >/dev/null || fail "audit chain broken"
@@ -264,5 +290,5 @@ done
 grep "enroll_refused" "$T/audit.txt" | grep -q '127.0.0.1' ||
 	fail "refusals do not name the peer"
 n=$(grep -c "ldevid_issued" "$T/audit.txt")
-[ "$n" = 6 ] || fail "expected 6 issuance audit rows, found $n"
-ok "every refusal audited with peer and reason; 6 issuances; chain verifies"
+[ "$n" = 7 ] || fail "expected 7 issuance audit rows, found $n"
+ok "every refusal audited with peer and reason; 7 issuances; chain verifies"
