@@ -190,16 +190,12 @@ cert_get_one(struct db *db, sqlite3_stmt *st, struct db_cert *c)
 	int rc = sqlite3_step(st);
 
 	if (rc == SQLITE_ROW) {
-		int dl = sqlite3_column_bytes(st, CERT_NCOLS);
-
 		cert_from_row(st, c);
-		if ((c->der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL) {
+		if (db_col_blobdup(st, CERT_NCOLS, &c->der, &c->der_len) != 0) {
 			sqlite3_reset(st);
 			snprintf(db->err, sizeof(db->err), "out of memory");
 			return DB_ERROR;
 		}
-		memcpy(c->der, sqlite3_column_blob(st, CERT_NCOLS), (size_t)dl);
-		c->der_len = (size_t)dl;
 		sqlite3_reset(st);
 		return DB_OK;
 	}
@@ -241,16 +237,16 @@ db_cert_list_device(struct db *db, int64_t device_id, struct db_cert **certs,
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, device_id);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct db_cert *na = realloc(a, (cnt + 1) * sizeof(*a));
+		struct db_cert *c = db_array_push(&a, &cnt,
+		    sizeof(*a));
 
-		if (na == NULL) {
+		if (c == NULL) {
 			sqlite3_reset(st);
 			free(a);
 			snprintf(db->err, sizeof(db->err), "out of memory");
 			return DB_ERROR;
 		}
-		a = na;
-		cert_from_row(st, &a[cnt++]);
+		cert_from_row(st, c);
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
@@ -302,17 +298,6 @@ db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
 	sqlite3_stmt *st;
 	int rc;
 
-	st = db_stmt(db, ST_CERT_EXISTS_ID,
-	    "SELECT 1 FROM certificate WHERE id = ?");
-	if (st == NULL)
-		return DB_ERROR;
-	sqlite3_bind_int64(st, 1, cert_id);
-	rc = sqlite3_step(st);
-	sqlite3_reset(st);
-	if (rc == SQLITE_DONE)
-		return DB_NOTFOUND;
-	if (rc != SQLITE_ROW)
-		return db_status_from(db, rc);
 	st = db_stmt(db, ST_CERT_REVOKE,
 	    "INSERT INTO revocation(cert_id, ca_id, serial, revoked_at, "
 	    "reason, invalidity_date) SELECT id, ca_id, serial, ?2, ?3, ?4 "
@@ -330,6 +315,9 @@ db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
 		sqlite3_bind_null(st, 4);
 	if ((rc = db_step_done(db, st)) != DB_OK)
 		return rc;
+	/* The INSERT ... SELECT wrote nothing: no such certificate. */
+	if (sqlite3_changes(db->conn) == 0)
+		return DB_NOTFOUND;
 	return db_epoch_bump(db);
 }
 
@@ -412,17 +400,12 @@ db_crl_latest(struct db *db, int64_t ca_id, int is_delta, int64_t *number,
 	sqlite3_bind_int(st, 2, is_delta != 0);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		int dl = sqlite3_column_bytes(st, 1);
-
 		*number = sqlite3_column_int64(st, 0);
-		if ((*der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL) {
-			sqlite3_reset(st);
-			return DB_ERROR;
-		}
-		memcpy(*der, sqlite3_column_blob(st, 1), (size_t)dl);
-		*len = (size_t)dl;
+		rc = db_col_blobdup(st, 1, der, len) == 0 ? DB_OK : DB_ERROR;
 		sqlite3_reset(st);
-		return DB_OK;
+		if (rc != DB_OK)
+			snprintf(db->err, sizeof(db->err), "out of memory");
+		return rc;
 	}
 	sqlite3_reset(st);
 	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);

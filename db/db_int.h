@@ -16,7 +16,7 @@ enum db_stmt_id {
 	ST_CERT_INSERT, ST_CERT_BY_SERIAL, ST_CERT_SERIAL_EXISTS,
 	ST_CERT_LIST_DEVICE, ST_CERT_FOREACH_ALL, ST_CERT_FOREACH_CA,
 	ST_CERT_FOREACH_REV_ALL, ST_CERT_FOREACH_REV_CA,
-	ST_CERT_REVOKE, ST_CERT_UNREVOKE, ST_CERT_EXISTS_ID, ST_CERT_DEVICE_KEY, ST_CERT_BY_ID, ST_CERT_STATUS,
+	ST_CERT_REVOKE, ST_CERT_UNREVOKE, ST_CERT_DEVICE_KEY, ST_CERT_BY_ID, ST_CERT_STATUS,
 	ST_CRL_NEXT, ST_CRL_INSERT, ST_CRL_LATEST,
 	ST_AUDIT_LAST, ST_AUDIT_INSERT, ST_AUDIT_ALL,
 	ST__EXT_FIRST,		/* slots for other db/ files */
@@ -39,6 +39,14 @@ int db_step_done(struct db *db, sqlite3_stmt *st);
 /* Copies a column as a malloc'd NUL-terminated string (NULL stays NULL). */
 char *db_col_strdup(sqlite3_stmt *st, int col);
 void db_col_strcpy(sqlite3_stmt *st, int col, char *dst, size_t dstlen);
+/* Copies a BLOB column into a malloc'd buffer (NULL and 0 for SQL NULL);
+ * 0, or -1 when out of memory. */
+int db_col_blobdup(sqlite3_stmt *st, int col, unsigned char **out,
+    size_t *len);
+/* Grows the array whose pointer is at arrayp (a struct x **), holding *n
+ * elements of size elt, by one zeroed element and returns it; NULL when
+ * out of memory (the array is left as it was). */
+void *db_array_push(void *arrayp, size_t *n, size_t elt);
 /* Bumps the revocation epoch inside the current transaction. */
 int db_epoch_bump(struct db *db);
 int db_schema_migrate(struct db *db);

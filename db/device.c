@@ -49,22 +49,6 @@ dev_from_row(sqlite3_stmt *st, struct db_device *d)
 	d->updated_at = sqlite3_column_int64(st, 11);
 }
 
-static int
-blob_dup(sqlite3_stmt *st, int col, unsigned char **out, size_t *len)
-{
-	int n = sqlite3_column_bytes(st, col);
-
-	*out = NULL;
-	*len = 0;
-	if (sqlite3_column_type(st, col) == SQLITE_NULL)
-		return 0;
-	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
-		return -1;
-	memcpy(*out, sqlite3_column_blob(st, col), (size_t)n);
-	*len = (size_t)n;
-	return 0;
-}
-
 int
 db_device_insert(struct db *db, const struct db_device *d, int64_t *id)
 {
@@ -134,7 +118,7 @@ db_device_key_get(struct db *db, int64_t device_id, const char *slot,
 	sqlite3_bind_text(st, 2, slot, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		rc = blob_dup(st, 0, spki, len) == 0 ? DB_OK : DB_ERROR;
+		rc = db_col_blobdup(st, 0, spki, len) == 0 ? DB_OK : DB_ERROR;
 		sqlite3_reset(st);
 		return rc;
 	}
@@ -149,8 +133,8 @@ get_one(struct db *db, sqlite3_stmt *st, struct db_device *d)
 
 	if (rc == SQLITE_ROW) {
 		dev_from_row(st, d);
-		if (blob_dup(st, 12, &d->idevid_der, &d->idevid_len) != 0 ||
-		    blob_dup(st, 13, &d->chain_der, &d->chain_len) != 0) {
+		if (db_col_blobdup(st, 12, &d->idevid_der, &d->idevid_len) != 0 ||
+		    db_col_blobdup(st, 13, &d->chain_der, &d->chain_len) != 0) {
 			sqlite3_reset(st);
 			db_device_clear(d);
 			snprintf(db->err, sizeof(db->err), "out of memory");

@@ -1,6 +1,7 @@
 /*
  * store.c - opening the database, the statement cache, transactions.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +95,40 @@ db_col_strcpy(sqlite3_stmt *st, int col, char *dst, size_t dstlen)
 	const unsigned char *s = sqlite3_column_text(st, col);
 
 	snprintf(dst, dstlen, "%s", s ? (const char *)s : "");
+}
+
+int
+db_col_blobdup(sqlite3_stmt *st, int col, unsigned char **out, size_t *len)
+{
+	const void *b = sqlite3_column_blob(st, col);
+	int n = sqlite3_column_bytes(st, col);
+
+	*out = NULL;
+	*len = 0;
+	if (sqlite3_column_type(st, col) == SQLITE_NULL)
+		return 0;
+	if ((*out = malloc(n > 0 ? (size_t)n : 1)) == NULL)
+		return -1;
+	if (n > 0)
+		memcpy(*out, b, (size_t)n);
+	*len = (size_t)n;
+	return 0;
+}
+
+void *
+db_array_push(void *arrayp, size_t *n, size_t elt)
+{
+	unsigned char *old, *na;
+
+	/* arrayp is the address of a typed array pointer: read and write it
+	 * through memcpy so no object is accessed as void *. */
+	memcpy(&old, arrayp, sizeof(old));
+	if (*n >= SIZE_MAX / elt - 1 ||
+	    (na = realloc(old, (*n + 1) * elt)) == NULL)
+		return NULL;
+	memcpy(arrayp, &na, sizeof(na));
+	memset(na + *n * elt, 0, elt);
+	return na + (*n)++ * elt;
 }
 
 static int
@@ -274,23 +309,16 @@ db_ca_list(struct db *db, struct db_ca **cas, size_t *n)
 	if (st == NULL)
 		return DB_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct db_ca *na = realloc(a, (cnt + 1) * sizeof(*a));
-		struct db_ca *c;
-		int dl = sqlite3_column_bytes(st, 4);
+		struct db_ca *c = db_array_push(&a, &cnt, sizeof(*a));
 
-		if (na == NULL)
+		if (c == NULL)
 			goto oom;
-		a = na;
-		c = &a[cnt++];
-		memset(c, 0, sizeof(*c));
 		c->id = sqlite3_column_int64(st, 0);
 		db_col_strcpy(st, 1, c->name, sizeof(c->name));
 		db_col_strcpy(st, 2, c->role, sizeof(c->role));
 		c->active = sqlite3_column_int(st, 3);
-		if ((c->der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL)
+		if (db_col_blobdup(st, 4, &c->der, &c->der_len) != 0)
 			goto oom;
-		memcpy(c->der, sqlite3_column_blob(st, 4), (size_t)dl);
-		c->der_len = (size_t)dl;
 		db_col_strcpy(st, 5, c->key_path, sizeof(c->key_path));
 		c->created_at = sqlite3_column_int64(st, 6);
 	}

@@ -83,24 +83,19 @@ db_trust_list(struct db *db, struct db_trust **out, size_t *n)
 	if (st == NULL)
 		return DB_ERROR;
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct db_trust *na = realloc(a, (cnt + 1) * sizeof(*a)), *t;
-		int dl = sqlite3_column_bytes(st, 4);
+		struct db_trust *t = db_array_push(&a, &cnt,
+		    sizeof(*a));
 
-		if (na == NULL)
+		if (t == NULL)
 			goto oom;
-		a = na;
-		t = &a[cnt++];
-		memset(t, 0, sizeof(*t));
 		t->id = sqlite3_column_int64(st, 0);
 		db_col_strcpy(st, 1, t->kind, sizeof(t->kind));
 		db_col_strcpy(st, 2, t->subject, sizeof(t->subject));
 		if (sqlite3_column_bytes(st, 3) == DB_HASH_LEN)
 			memcpy(t->sha256, sqlite3_column_blob(st, 3),
 			    DB_HASH_LEN);
-		if ((t->der = malloc(dl > 0 ? (size_t)dl : 1)) == NULL)
+		if (db_col_blobdup(st, 4, &t->der, &t->der_len) != 0)
 			goto oom;
-		memcpy(t->der, sqlite3_column_blob(st, 4), (size_t)dl);
-		t->der_len = (size_t)dl;
 		t->added_at = sqlite3_column_int64(st, 5);
 	}
 	sqlite3_reset(st);

@@ -10,6 +10,7 @@
  */
 #include <string.h>
 
+#include "common/civtime.h"
 #include "common/der.h"
 #include "ra/certwalk.h"
 
@@ -40,18 +41,6 @@ ra_certwalk_tlv(const unsigned char **p, size_t len, unsigned char *tag,
 }
 
 
-static int
-cw_num(const unsigned char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 1;
-}
-
 /*
  * RFC 5280 4.1.2.5.1/2: UTCTime YYMMDDHHMMSSZ (YY < 50 is 20YY),
  * GeneralizedTime YYYYMMDDHHMMSSZ.  Field ranges as OpenSSL's
@@ -61,42 +50,25 @@ cw_num(const unsigned char *s, int n, int *v)
 static int
 cw_time(unsigned char tag, const unsigned char *v, size_t n, time_t *t)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
 	int Y, M, D, h, m, s, off;
-	struct tm tm;
 
 	if (tag == CW_TAG_UTCTIME && n == 13) {
-		if (!cw_num(v, 2, &Y))
+		if (!civtime_digits(v, 2, &Y))
 			return 0;
 		Y += Y < 50 ? 2000 : 1900;
 		off = 2;
 	} else if (tag == CW_TAG_GENTIME && n == 15) {
-		if (!cw_num(v, 4, &Y))
+		if (!civtime_digits(v, 4, &Y))
 			return 0;
 		off = 4;
 	} else {
 		return 0;
 	}
-	if (!cw_num(v + off, 2, &M) || !cw_num(v + off + 2, 2, &D) ||
-	    !cw_num(v + off + 4, 2, &h) || !cw_num(v + off + 6, 2, &m) ||
-	    !cw_num(v + off + 8, 2, &s) || v[off + 10] != 'Z')
+	if (!civtime_digits(v + off, 2, &M) || !civtime_digits(v + off + 2, 2, &D) ||
+	    !civtime_digits(v + off + 4, 2, &h) || !civtime_digits(v + off + 6, 2, &m) ||
+	    !civtime_digits(v + off + 8, 2, &s) || v[off + 10] != 'Z')
 		return 0;
-	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 ||
-	    m > 59 || s > 59)
-		return 0;
-	if (M == 2 && D == 29 && !(Y % 4 == 0 && (Y % 100 != 0 ||
-	    Y % 400 == 0)))
-		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = s;
-	*t = timegm(&tm);
-	return 1;
+	return civtime_to_time(Y, M, D, h, m, s, 59, t);
 }
 
 /*

@@ -35,6 +35,7 @@
 #include <openssl/x509v3.h>
 
 #include "common/b64.h"
+#include "common/civtime.h"
 #include "ra/certwalk.h"
 #include "ra/jws.h"
 #include "ra/manifest.h"
@@ -365,18 +366,6 @@ mf_hex_eq(const unsigned char *p, size_t n, const char *uid)
 	return 1;
 }
 
-static int
-mf_digits(const char *s, int n, int *v)
-{
-	*v = 0;
-	for (int i = 0; i < n; i++) {
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-		*v = *v * 10 + (s[i] - '0');
-	}
-	return 1;
-}
-
 /*
  * RFC 3339 section 5.6 date-time: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm).
  * Fractions are dropped.  Returns 1 with *t set.
@@ -384,24 +373,15 @@ mf_digits(const char *s, int n, int *v)
 static int
 mf_rfc3339(const char *s, size_t n, time_t *t)
 {
-	static const int mdays[] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31,
-	    30, 31 };
 	int Y, M, D, h, m, sec, oh = 0, om = 0, sign = 0;
-	struct tm tm;
 	size_t i = 19;
 
-	if (n < 20 || n > 40 || !mf_digits(s, 4, &Y) || s[4] != '-' ||
-	    !mf_digits(s + 5, 2, &M) || s[7] != '-' ||
-	    !mf_digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
-	    !mf_digits(s + 11, 2, &h) || s[13] != ':' ||
-	    !mf_digits(s + 14, 2, &m) || s[16] != ':' ||
-	    !mf_digits(s + 17, 2, &sec))
-		return 0;
-	if (M < 1 || M > 12 || D < 1 || D > mdays[M - 1] || h > 23 ||
-	    m > 59 || sec > 60)
-		return 0;
-	if (M == 2 && D == 29 && !(Y % 4 == 0 && (Y % 100 != 0 ||
-	    Y % 400 == 0)))
+	if (n < 20 || n > 40 || !civtime_digits(s, 4, &Y) || s[4] != '-' ||
+	    !civtime_digits(s + 5, 2, &M) || s[7] != '-' ||
+	    !civtime_digits(s + 8, 2, &D) || (s[10] != 'T' && s[10] != 't') ||
+	    !civtime_digits(s + 11, 2, &h) || s[13] != ':' ||
+	    !civtime_digits(s + 14, 2, &m) || s[16] != ':' ||
+	    !civtime_digits(s + 17, 2, &sec))
 		return 0;
 	if (s[i] == '.') {
 		size_t f = ++i;
@@ -415,8 +395,8 @@ mf_rfc3339(const char *s, size_t n, time_t *t)
 		i++;
 	} else if (i < n && (s[i] == '+' || s[i] == '-')) {
 		sign = s[i] == '+' ? 1 : -1;
-		if (n - i != 6 || !mf_digits(s + i + 1, 2, &oh) ||
-		    s[i + 3] != ':' || !mf_digits(s + i + 4, 2, &om) ||
+		if (n - i != 6 || !civtime_digits(s + i + 1, 2, &oh) ||
+		    s[i + 3] != ':' || !civtime_digits(s + i + 4, 2, &om) ||
 		    oh > 23 || om > 59)
 			return 0;
 		i += 6;
@@ -425,14 +405,9 @@ mf_rfc3339(const char *s, size_t n, time_t *t)
 	}
 	if (i != n)
 		return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = Y - 1900;
-	tm.tm_mon = M - 1;
-	tm.tm_mday = D;
-	tm.tm_hour = h;
-	tm.tm_min = m;
-	tm.tm_sec = sec;
-	*t = timegm(&tm) - (time_t)sign * (oh * 3600 + om * 60);
+	if (!civtime_to_time(Y, M, D, h, m, sec, 60, t))
+		return 0;
+	*t -= (time_t)sign * (oh * 3600 + om * 60);
 	return 1;
 }
 

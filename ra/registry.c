@@ -373,17 +373,22 @@ ra_manifest_import(struct db *db, const unsigned char *buf, size_t len,
 			    detail ? detail : "");
 	}
 	{
-		char details[512];
-
-		snprintf(details, sizeof(details), "{\"source\":\"%s\","
-		    "\"total\":%zu,\"imported\":%zu,\"known\":%zu,"
-		    "\"rejected\":%zu}", "file", res->total, res->imported,
-		    res->known, res->rejected);
-		if (db_manifest_update_counts(db, mid,
+		/* jansson escapes the file name; it may hold any byte. */
+		json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I}", "source",
+		    source, "total", (json_int_t)res->total, "imported",
+		    (json_int_t)res->imported, "known", (json_int_t)res->known,
+		    "rejected", (json_int_t)res->rejected);
+		char *details = j ? json_dumps(j, JSON_COMPACT) : NULL;
+		int ok = details != NULL &&
+		    db_manifest_update_counts(db, mid,
 		    (int64_t)(res->imported + res->known),
-		    (int64_t)res->rejected) != DB_OK ||
+		    (int64_t)res->rejected) == DB_OK &&
 		    db_audit_append(db, actor, "manifest.import", source,
-		    details) != DB_OK || db_commit(db) != DB_OK) {
+		    details) == DB_OK && db_commit(db) == DB_OK;
+
+		free(details);
+		json_decref(j);
+		if (!ok) {
 			snprintf(err, errlen, "store: %s", db_errmsg(db));
 			goto rollback;
 		}

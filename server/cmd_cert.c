@@ -102,35 +102,32 @@ cmd_cert(int argc, char **argv)
 	char err[512];
 	int c, rc = EXIT_REFUSED;
 
-	if (argc < 2) {
-		cli_fail("usage: fleetca cert list | show SERIAL | revoke "
-		    "SERIAL [--reason NAME]  (--dir DIR)");
-		return EXIT_USAGE;
-	}
+	if (argc < 2)
+		goto usage;
 	sub = argv[1];
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd': dir = optarg; break;
 		case 'r': reason = optarg; break;
-		default: return EXIT_USAGE;
+		default: goto usage;
 		}
 	}
 	if (strcmp(sub, "list") == 0) {
 		if (optind != argc || reason)
-			return EXIT_USAGE;
+			goto usage;
 	} else if (strcmp(sub, "show") == 0) {
 		if (optind != argc - 1 || reason)
-			return EXIT_USAGE;
+			goto usage;
 	} else if (strcmp(sub, "revoke") == 0) {
 		if (optind != argc - 1)
-			return EXIT_USAGE;
+			goto usage;
 	} else {
 		cli_fail("cert: unknown subcommand '%s'", sub);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if ((dir = cli_dir(dir)) == NULL)
-		return EXIT_USAGE;
+		goto usage;
 	if ((db = cli_db_open(dir)) == NULL)
 		return EXIT_REFUSED;
 	if (strcmp(sub, "list") == 0) {
@@ -163,4 +160,8 @@ cmd_cert(int argc, char **argv)
 	}
 	db_close(db);
 	return rc;
+usage:
+	cli_fail("usage: fleetca cert list | show SERIAL | revoke SERIAL "
+	    "[--reason NAME]  (--dir DIR)");
+	return EXIT_USAGE;
 }

@@ -34,11 +34,8 @@ cmd_trust(int argc, char **argv)
 	struct db *db;
 
 	if (argc < 2 || (strcmp(argv[1], "add") != 0 &&
-	    strcmp(argv[1], "list") != 0)) {
-		cli_fail("usage: fleetca trust add --dir DIR (--manufacturer "
-		    "FILE | --manifest-signer FILE) | list --dir DIR");
-		return EXIT_USAGE;
-	}
+	    strcmp(argv[1], "list") != 0))
+		goto usage;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
@@ -47,16 +44,16 @@ cmd_trust(int argc, char **argv)
 			break;
 		case 's': file = optarg; kind = RA_TRUST_MANIFEST_SIGNER;
 			nfile++; break;
-		default: return EXIT_USAGE;
+		default: goto usage;
 		}
 	}
 	if (optind != argc || (strcmp(argv[1], "add") == 0) != (nfile == 1)) {
 		cli_fail("trust: add takes exactly one of --manufacturer or "
 		    "--manifest-signer; list takes neither");
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if ((dir = cli_dir(dir)) == NULL)
-		return EXIT_USAGE;
+		goto usage;
 	if ((db = cli_db_open(dir)) == NULL)
 		return EXIT_REFUSED;
 	if (strcmp(argv[1], "add") == 0) {
@@ -99,6 +96,10 @@ cmd_trust(int argc, char **argv)
 out:
 	db_close(db);
 	return rc;
+usage:
+	cli_fail("usage: fleetca trust add --dir DIR (--manufacturer FILE "
+	    "| --manifest-signer FILE) | list --dir DIR");
+	return EXIT_USAGE;
 }
 
 static void
@@ -126,22 +127,18 @@ cmd_manifest(int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 
-	if (argc < 2 || strcmp(argv[1], "import") != 0) {
-		cli_fail("usage: fleetca manifest import --dir DIR FILE");
-		return EXIT_USAGE;
-	}
+	if (argc < 2 || strcmp(argv[1], "import") != 0)
+		goto usage;
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		if (c != 'd')
-			return EXIT_USAGE;
+			goto usage;
 		dir = optarg;
 	}
-	if (optind != argc - 1) {
-		cli_fail("usage: fleetca manifest import --dir DIR FILE");
-		return EXIT_USAGE;
-	}
+	if (optind != argc - 1)
+		goto usage;
 	if ((dir = cli_dir(dir)) == NULL)
-		return EXIT_USAGE;
+		goto usage;
 	if (config_load(&cfg, dir, err, sizeof(err)) != 0) {
 		cli_fail("%s", err);
 		return EXIT_REFUSED;
@@ -169,6 +166,9 @@ cmd_manifest(int argc, char **argv)
 	free(buf);
 	db_close(db);
 	return rc;
+usage:
+	cli_fail("usage: fleetca manifest import --dir DIR FILE");
+	return EXIT_USAGE;
 }
 
 static int
@@ -259,10 +259,8 @@ cmd_device(int argc, char **argv)
 	char err[512];
 	int c, rc = EXIT_REFUSED;
 
-	if (argc < 2) {
-		cli_fail("usage: fleetca device list|show|claim ... --dir DIR");
-		return EXIT_USAGE;
-	}
+	if (argc < 2)
+		goto usage;
 	sub = argv[1];
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -271,29 +269,26 @@ cmd_device(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'o': owner = optarg; break;
 		case 'f': file = optarg; break;
-		default: return EXIT_USAGE;
+		default: goto usage;
 		}
 	}
 	if (strcmp(sub, "list") == 0) {
 		if (optind != argc || file)
-			return EXIT_USAGE;
+			goto usage;
 	} else if (strcmp(sub, "show") == 0) {
 		if (optind != argc - 1 || state || owner || file)
-			return EXIT_USAGE;
+			goto usage;
 	} else if (strcmp(sub, "claim") == 0) {
 		if (owner == NULL || state ||
 		    (file == NULL) != (optind == argc - 1) ||
-		    optind < argc - 1) {
-			cli_fail("usage: fleetca device claim (ID | --file "
-			    "FILE) --owner OWNER --dir DIR");
-			return EXIT_USAGE;
-		}
+		    optind < argc - 1)
+			goto usage;
 	} else {
 		cli_fail("device: unknown subcommand '%s'", sub);
-		return EXIT_USAGE;
+		goto usage;
 	}
 	if ((dir = cli_dir(dir)) == NULL)
-		return EXIT_USAGE;
+		goto usage;
 	if ((db = cli_db_open(dir)) == NULL)
 		return EXIT_REFUSED;
 	if (strcmp(sub, "list") == 0) {
@@ -315,4 +310,9 @@ cmd_device(int argc, char **argv)
 	}
 	db_close(db);
 	return rc;
+usage:
+	cli_fail("usage: fleetca device list [--state S] [--owner O] | "
+	    "show ID | claim (ID | --file FILE) --owner OWNER  "
+	    "(--dir DIR)");
+	return EXIT_USAGE;
 }

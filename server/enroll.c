@@ -222,14 +222,13 @@ idle_sweep(struct db *db, void *arg)
  * verdicts cached against the old set stay true.
  */
 static void
-trust_refresh(struct enroll_state *es, struct db *db, time_t now)
+trust_refresh(struct enroll_state *es, struct db *db)
 {
 	struct timespec ts;
 	struct ra_trust *nt, *old;
 	int64_t ms, last, epoch;
 	char err[256];
 
-	(void)now;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	ms = (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 	last = atomic_load(&es->trust_checked_ms);
@@ -1061,7 +1060,7 @@ enroll_prepare(struct app *a, const struct enroll_in *in,
 				goto out;
 			has_key = r == DB_EXISTS;
 		}
-		trust_refresh(es, db, in->now);
+		trust_refresh(es, db);
 		pthread_rwlock_rdlock(&es->trust_lock);
 		memset(&f, 0, sizeof(f));
 		f.chain = in->chain;
