@@ -7,18 +7,24 @@
 # simulated manufacturer with NDEV devices, its trust and manifest
 # imported, every device claimed), starts "fleetca serve" (durable
 # commits: the committer's handle is synchronous=FULL), then runs
-# bench/est_load in keepalive, newconn (full handshakes) and newconn
-# --resume (TLS session resumption) modes.  Each run prints throughput,
-# p50/p99 latency, the server's CPU per enrollment (utime+stime from
-# /proc/PID/stat) and the load client's own CPU.  The server is stopped by
-# its PID; every step is bounded with timeout(1).
+# bench/est_load in keepalive, newconn (a full mutual-TLS handshake per
+# enrollment) and handshake modes (a new connection and full handshake per
+# operation and no request: the floor under newconn on this machine); on
+# request also newconn --resume, which tries TLS session resumption (the
+# server, on libmicrohttpd 0.9.75, issues no tickets, so it falls back to
+# full handshakes).  Each run prints
+# throughput, p50/p99 latency, the server's CPU per operation (utime+stime
+# from /proc/PID/stat), the rate the server alone could sustain on this
+# machine's cores at that cost, and the load client's own CPU (it shares
+# the cores).  The server is stopped by its PID; every step is bounded
+# with timeout(1).
 #
 # BUILD_DIR defaults to the current directory (a configured build where
 # "make bench/est_load" works).
 #
 # Environment: SERVER_THREADS (worker threads per listener, 0 = default),
-# MODES (default "keepalive newconn resume"), LOAD_ARGS (extra est_load
-# options, e.g. "--no-decode"), PERF_OUT (record the server with
+# MODES (default "keepalive newconn handshake"; "resume" is also known),
+# LOAD_ARGS (extra est_load options, e.g. "--no-decode"), PERF_OUT (record the server with
 # "perf record -g" into that file during the timed runs).
 set -eu
 
@@ -101,9 +107,10 @@ if [ -n "${PERF_OUT:-}" ]; then
 	PPID_PERF=$!
 	sleep 0.5
 fi
-for m in ${MODES:-keepalive newconn resume}; do
+for m in ${MODES:-keepalive newconn handshake}; do
 	case $m in
 	resume) run --mode newconn --resume ;;
+	handshake) run --mode newconn --op handshake ;;
 	*) run --mode "$m" ;;
 	esac
 done

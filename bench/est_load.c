@@ -5,6 +5,7 @@
  *            --signer-ca SIGNER_CA.pem [--host 127.0.0.1] [--threads T]
  *            [--count M] [--mode keepalive|newconn] [--resume]
  *            [--label L] [--pid SERVER_PID] [--no-decode]
+ *            [--op enroll|handshake]
  *
  * T threads, each a simulated device (device t % N of the mkmanifest
  * devices file, presenting its IDevID and the vendor's signer CA), make M
@@ -19,8 +20,14 @@
  * and a non-empty base64 body): the client's own parsing is not the
  * server's cost, and on a 2-core machine it competes for the same CPU.
  *
- * Reports enrollments/s, p50/p99 latency and, with --pid, the server's
- * CPU time per enrollment from /proc/PID/stat (utime + stime).
+ * --op handshake (with --mode newconn) makes each operation a TCP connect
+ * and a full mutual-TLS handshake with nothing sent over it: the floor
+ * under a new-connection enrollment on this machine, for both sides.
+ *
+ * Reports operations/s, p50/p99 latency and, with --pid, the server's
+ * CPU time per operation from /proc/PID/stat (utime + stime), with the
+ * rate the server alone could sustain on this machine's cores at that
+ * CPU cost (the load client shares them; its own CPU is printed too).
  * Exit 0 when every enrollment succeeded, 1 otherwise, 2 usage.
  */
 #include <errno.h>
@@ -61,7 +68,7 @@ struct worker {
 
 static const char *host = "127.0.0.1", *label = NULL, *cafile;
 static unsigned short port;
-static int newconn, resume, no_decode;
+static int newconn, resume, no_decode, handshake_only;
 static STACK_OF(X509) *signer_chain;
 
 static void
@@ -70,7 +77,7 @@ usage(void)
 	fprintf(stderr, "usage: est_load --port N --cacert ROOT.pem "
 	    "--devices FILE --signer-ca FILE [--host H] [--threads T] "
 	    "[--count M] [--mode keepalive|newconn] [--resume] [--label L] "
-	    "[--pid PID] [--no-decode]\n");
+	    "[--pid PID] [--no-decode] [--op enroll|handshake]\n");
 	exit(2);
 }
 
@@ -210,7 +217,8 @@ run(void *arg)
 		X509 *cert = NULL;
 		int st = 0;
 		double t0 = now_ms();
-		enum estc_err e = no_decode ?
+		enum estc_err e = handshake_only ?
+		    estc_connect(c, reason, sizeof(reason)) : no_decode ?
 		    estc_simpleenroll_raw(c, label, w->b64[i], w->b64_len[i],
 		    NULL, &st, reason, sizeof(reason)) :
 		    estc_simpleenroll(c, label, w->csrs[i], &cert, &st, reason,
@@ -261,6 +269,7 @@ main(int argc, char *argv[])
 	struct worker *w;
 	size_t ndev, total = 0, ok = 0, failed = 0, k = 0;
 	double t0, t1, c0, c1, *all;
+	const char *opname, *opunit;
 	long long cpu0 = -1, cpu1 = -1;
 	FILE *f;
 
@@ -293,7 +302,15 @@ main(int argc, char *argv[])
 			label = argv[++i];
 		else if (strcmp(argv[i], "--pid") == 0)
 			pid = number(argv[++i], 1, 1L << 30);
-		else if (strcmp(argv[i], "--mode") == 0) {
+		else if (strcmp(argv[i], "--op") == 0) {
+			i++;
+			if (strcmp(argv[i], "enroll") == 0)
+				handshake_only = 0;
+			else if (strcmp(argv[i], "handshake") == 0)
+				handshake_only = 1;
+			else
+				usage();
+		} else if (strcmp(argv[i], "--mode") == 0) {
 			i++;
 			if (strcmp(argv[i], "keepalive") == 0)
 				newconn = 0;
@@ -305,7 +322,7 @@ main(int argc, char *argv[])
 			usage();
 	}
 	if (port == 0 || cafile == NULL || devfile == NULL ||
-	    signerfile == NULL)
+	    signerfile == NULL || (handshake_only && !newconn))
 		usage();
 	if ((devs = load_devices(devfile, &ndev)) == NULL || ndev == 0) {
 		fprintf(stderr, "est_load: no devices\n");
@@ -375,25 +392,31 @@ main(int argc, char *argv[])
 		for (size_t i = 0; i < w[t].n; i++)
 			all[k++] = w[t].lat_ms[i];
 	qsort(all, total, sizeof(double), cmp_double);
-	printf("mode %s%s%s, %ld devices/threads, %zu enrollments: %zu ok, "
+	opname = handshake_only ? "handshakes" : "enrollments";
+	opunit = handshake_only ? "handshake" : "enrollment";
+	printf("mode %s%s%s, %ld devices/threads, %zu %s: %zu ok, "
 	    "%zu failed\n", newconn ? "newconn" : "keepalive",
 	    newconn && resume ? " (resumption)" : "",
-	    no_decode ? " (answers not decoded)" : "", threads, total, ok,
-	    failed);
-	printf("elapsed %.3f s, %.0f enrollments/s, latency p50 %.2f ms, "
+	    handshake_only ? " (handshakes only)" :
+	    no_decode ? " (answers not decoded)" : "", threads, total, opname,
+	    ok, failed);
+	printf("elapsed %.3f s, %.0f %s/s, latency p50 %.2f ms, "
 	    "p99 %.2f ms, max %.2f ms\n", (t1 - t0) / 1e3,
-	    ok / ((t1 - t0) / 1e3), all[total / 2],
+	    ok / ((t1 - t0) / 1e3), opname, all[total / 2],
 	    all[(size_t)((double)total * 0.99)], all[total - 1]);
 	if (cpu0 >= 0 && cpu1 >= 0 && ok > 0) {
 		double tick = (double)sysconf(_SC_CLK_TCK);
+		double us = (double)(cpu1 - cpu0) / tick * 1e6 / (double)ok;
+		long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
 
-		printf("server CPU %.2f s total, %.1f us per enrollment\n",
-		    (double)(cpu1 - cpu0) / tick,
-		    (double)(cpu1 - cpu0) / tick * 1e6 / (double)ok);
+		printf("server CPU %.2f s total, %.1f us per %s "
+		    "(%ld cores at that cost: %.0f/s for the server alone)\n",
+		    (double)(cpu1 - cpu0) / tick, us, opunit,
+		    ncpu, us > 0 ? (double)ncpu * 1e6 / us : 0.0);
 	}
 	if (ok > 0)
-		printf("client CPU %.2f s total, %.1f us per enrollment\n",
-		    c1 - c0, (c1 - c0) * 1e6 / (double)ok);
+		printf("client CPU %.2f s total, %.1f us per %s\n",
+		    c1 - c0, (c1 - c0) * 1e6 / (double)ok, opunit);
 	for (long t = 0; t < threads; t++)
 		if (w[t].failed > 0) {
 			printf("last error (thread %ld): %s\n", t,

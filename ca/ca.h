@@ -191,10 +191,33 @@ enum ca_err ca_issue_prepare(struct ca_signer *s,
     int csr_verified, struct ca_prepared **out);
 enum ca_err ca_issue_record(struct ca_prepared *p, struct db *db,
     int64_t *cert_id);
-/* The certificate as signed so far (borrowed), or NULL once taken. */
+/*
+ * With a canonical request key (above) and an EC or RSA CA key, the
+ * certificate is written as DER directly, byte for byte what the X509
+ * object path encodes, and no X509 object exists: ca_prepared_cert()
+ * then returns NULL.  Use ca_prepared_der() / ca_prepared_take_der() on
+ * the hot path; ca_prepared_take() decodes an object when one is needed.
+ */
+/* 1 (default): the DER path where it applies; tests and benchmarks set
+ * 0 before any thread issues to force the object path. */
+extern int ca_issue_der_path;
+/* The certificate object (borrowed), or NULL once taken or on the DER
+ * path. */
 X509 *ca_prepared_cert(const struct ca_prepared *p);
-/* Hands the certificate to the caller (X509_free); NULL if taken. */
+/* Hands the certificate to the caller (X509_free), decoding the DER when
+ * there is no object; NULL if taken or on failure. */
 X509 *ca_prepared_take(struct ca_prepared *p);
+/* The certificate's DER (borrowed, valid until the next call on p), its
+ * length in *len; NULL once taken. */
+const unsigned char *ca_prepared_der(const struct ca_prepared *p,
+    size_t *len);
+/* Hands the DER to the caller (OPENSSL_free), length in *len; p then
+ * holds no certificate.  NULL if taken. */
+unsigned char *ca_prepared_take_der(struct ca_prepared *p, size_t *len);
+/* The serial as lower-case hex into out (truncated to fit; "" for
+ * NULL). */
+void ca_prepared_serial_hex(const struct ca_prepared *p, char *out,
+    size_t len);
 void ca_prepared_free(struct ca_prepared *p);
 
 /*

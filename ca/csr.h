@@ -3,7 +3,8 @@
  * hot path, without OpenSSL 3.0's provider key decoder.
  *
  * ca_csr_parse walks the DER (ca/csrwalk.h).  A plain P-256/P-384 request
- * gets its key built straight from the point (EVP_PKEY_fromdata, which
+ * gets its key built straight from the point (the curve's parameters
+ * copied from a ready key, then EVP_PKEY_set1_encoded_public_key, which
  * refuses a point off the curve), its subject from the Name bytes and its
  * signature checked over the CertificationRequestInfo bytes; anything else
  * (RSA, Ed25519, unusual encodings, garbage) goes through d2i_X509_REQ and
@@ -62,6 +63,15 @@ X509_REQ *ca_csr_req(const struct ca_csr *c);
  * X509_PUBKEY_get0() on it fails; use ca_csr_key().
  */
 X509_PUBKEY *ca_csr_canonical_spki(const struct ca_csr *c);
+
+/*
+ * The fast path's SubjectPublicKeyInfo exactly as the request carries it
+ * (the walker admits strict DER only, so these are the bytes OpenSSL
+ * would write): *der borrowed from c, *len its length.  0, or -1 on the
+ * slow path (use ca_csr_canonical_spki()).
+ */
+int ca_csr_spki_der(const struct ca_csr *c, const unsigned char **der,
+    size_t *len);
 
 /* The same for an X509_REQ (implemented in ca/issue.c). */
 X509_PUBKEY *ca_req_canonical_spki(X509_REQ *csr);

@@ -14,10 +14,13 @@
 #include <time.h>
 
 #include <openssl/bio.h>
+#include <openssl/core_names.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <openssl/x509v3.h>
 
+#include "common/der.h"
 #include "common/log.h"
 #include "db/db.h"
 #include "ca/ca.h"
@@ -39,6 +42,22 @@ struct ca_signer {
 	/* Added (as copies) to every certificate; owned; freshest may be
 	 * NULL. */
 	X509_EXTENSION *aki, *aia, *cdp, *freshest;
+	/*
+	 * The hand-built DER path (cert_der): what every TBSCertificate
+	 * carries unchanged, encoded once; each owned (OPENSSL_free).  Made
+	 * by signer_der_init; with fast 0 every certificate takes the
+	 * X509-object path (build_cert).
+	 */
+	int fast;
+	unsigned char *issuer_der, *sigalg_der, *aki_der, *tail_der;
+	size_t issuer_len, sigalg_len, aki_len, tail_len; /* tail: AIA,
+							   * CDP, freshest */
+	/* DigestSign set up with key; only ever read (EVP_MD_CTX_copy_ex),
+	 * so threads share it.  NULL when the key's context cannot be
+	 * copied (Ed25519 in 3.0): then each signature sets up afresh. */
+	EVP_MD_CTX *sign_tmpl;
+	EVP_MD *sha1;			/* fetched once; owned */
+	size_t sig_max;			/* EVP_PKEY_get_size(key) */
 };
 
 static time_t
@@ -172,6 +191,125 @@ signer_load_ca(struct ca_signer *s, const char *dir, const struct db_ca *ca,
 	return 0;
 }
 
+/* ---- the signer's constant DER pieces ---------------------------------- */
+
+/* e's DER appended to b (e borrowed; i2d only reads it). */
+static void
+ext_put(struct ca_dbuf *b, X509_EXTENSION *e)
+{
+	unsigned char *d = NULL;
+	int n;
+
+	if ((n = i2d_X509_EXTENSION(e, &d)) <= 0) {
+		b->failed = 1;
+		return;
+	}
+	ca_dbuf_put(b, d, (size_t)n);
+	OPENSSL_free(d);
+}
+
+/* Moves b's bytes to *out / *len (b is left empty).  0 or -1. */
+static int
+dbuf_move(struct ca_dbuf *b, unsigned char **out, size_t *len)
+{
+	if (b->failed || b->len == 0) {
+		ca_dbuf_clear(b);
+		return -1;
+	}
+	*out = b->p;
+	*len = b->len;
+	memset(b, 0, sizeof(*b));
+	return 0;
+}
+
+/* AIA, CDP and Freshest CRL, in build_cert's order, as one piece. */
+static int
+signer_tail_der(struct ca_signer *s)
+{
+	struct ca_dbuf b = { 0 };
+
+	OPENSSL_free(s->tail_der);
+	s->tail_der = NULL;
+	s->tail_len = 0;
+	ext_put(&b, s->aia);
+	ext_put(&b, s->cdp);
+	if (s->freshest != NULL)
+		ext_put(&b, s->freshest);
+	return dbuf_move(&b, &s->tail_der, &s->tail_len);
+}
+
+/*
+ * The signature context template and the AlgorithmIdentifier the
+ * provider writes for it (what X509_sign_ctx puts in a certificate,
+ * RFC 5280 4.1.1.2 and 4.1.2.3).  0 or -1.
+ */
+static int
+signer_sign_init(struct ca_signer *s)
+{
+	EVP_MD_CTX *m = NULL, *probe = NULL;
+	OSSL_PARAM params[2];
+	unsigned char aid[256];
+	int rc = -1;
+
+	if ((m = EVP_MD_CTX_new()) == NULL ||
+	    EVP_DigestSignInit_ex(m, NULL, ca_x509_digest_name(s->key), NULL,
+	    NULL, s->key, NULL) != 1)
+		goto out;
+	params[0] = OSSL_PARAM_construct_octet_string(
+	    OSSL_SIGNATURE_PARAM_ALGORITHM_ID, aid, sizeof(aid));
+	params[1] = OSSL_PARAM_construct_end();
+	if (EVP_PKEY_CTX_get_params(EVP_MD_CTX_get_pkey_ctx(m), params) != 1 ||
+	    !OSSL_PARAM_modified(&params[0]) || params[0].return_size == 0 ||
+	    params[0].return_size > sizeof(aid) ||
+	    (s->sigalg_der = OPENSSL_memdup(aid, params[0].return_size)) ==
+	    NULL)
+		goto out;
+	s->sigalg_len = params[0].return_size;
+	if ((s->sig_max = (size_t)EVP_PKEY_get_size(s->key)) == 0 ||
+	    s->sig_max > 1024)
+		goto out;
+	/* Only a context that copies can be shared as a template. */
+	if ((probe = EVP_MD_CTX_new()) != NULL &&
+	    EVP_MD_CTX_copy_ex(probe, m) == 1) {
+		s->sign_tmpl = m;
+		m = NULL;
+	}
+	rc = 0;
+out:
+	ERR_clear_error();
+	EVP_MD_CTX_free(probe);
+	EVP_MD_CTX_free(m);
+	return rc;
+}
+
+/*
+ * Encodes once what every certificate of s carries unchanged.  On
+ * failure the signer still works, through the object path only (logged
+ * at debug: nothing is wrong, it is only slower).
+ */
+static void
+signer_der_init(struct ca_signer *s)
+{
+	unsigned char *d = NULL;
+	struct ca_dbuf b = { 0 };
+	int n;
+
+	if ((n = i2d_X509_NAME(X509_get_subject_name(s->cert), &d)) <= 0)
+		goto fail;
+	s->issuer_der = d;
+	s->issuer_len = (size_t)n;
+	ext_put(&b, s->aki);
+	if (dbuf_move(&b, &s->aki_der, &s->aki_len) != 0 ||
+	    signer_tail_der(s) != 0 || signer_sign_init(s) != 0 ||
+	    (s->sha1 = EVP_MD_fetch(NULL, "SHA1", NULL)) == NULL)
+		goto fail;
+	s->fast = 1;
+	return;
+fail:
+	ERR_clear_error();
+	log_debug("CA %s: certificates take the object path", s->name);
+}
+
 struct ca_signer *
 ca_signer_load(const char *dir, struct db *db, const char *base_url,
     char *err, size_t errlen)
@@ -210,6 +348,7 @@ ca_signer_load(const char *dir, struct db *db, const char *base_url,
 	}
 	if (s->not_after <= ca_now())
 		log_warn("CA %s: certificate has expired", s->name);
+	signer_der_init(s);
 	ok = 1;
 out:
 	db_ca_clear(&ca);
@@ -231,6 +370,9 @@ ca_signer_set_freshest(struct ca_signer *s, const char *url)
 		return -1;
 	X509_EXTENSION_free(s->freshest);
 	s->freshest = e;
+	/* The tail without the new pointer would be wrong: object path. */
+	if (s->fast && signer_tail_der(s) != 0)
+		s->fast = 0;
 	return 0;
 }
 
@@ -245,6 +387,12 @@ ca_signer_free(struct ca_signer *s)
 	X509_EXTENSION_free(s->aia);
 	X509_EXTENSION_free(s->cdp);
 	X509_EXTENSION_free(s->freshest);
+	OPENSSL_free(s->issuer_der);
+	OPENSSL_free(s->sigalg_der);
+	OPENSSL_free(s->aki_der);
+	OPENSSL_free(s->tail_der);
+	EVP_MD_CTX_free(s->sign_tmpl);
+	EVP_MD_free(s->sha1);
 	free(s);
 }
 
@@ -501,6 +649,11 @@ struct tbs {
 	X509_PUBKEY *spki;		/* borrowed, from the CSR; non-NULL
 					 * when its bytes can be carried over
 					 * as they are (canonical_spki) */
+	/* The SPKI TLV for the hand-built DER path (borrowed; from the
+	 * request, or the prepared certificate's own copy); NULL: object
+	 * path. */
+	const unsigned char *spki_der;
+	size_t spki_der_len;
 	time_t nb, na;
 	unsigned char serial[CA_SERIAL_LEN];
 };
@@ -615,16 +768,258 @@ out:
 	return x;
 }
 
+/* ---- the certificate written by hand ------------------------------------ */
+
+/*
+ * The DER path writes exactly the bytes build_cert's X509 object would
+ * encode to (tests/unit/ca/check_issue.c compares them), without making
+ * the object: OpenSSL 3.0 spends more on duplicating, setting and
+ * encoding (twice) ASN.1 objects than on the ECDSA signature.
+ */
+
+/* RFC 5280 4.1.2.5: UTCTime through 2049, GeneralizedTime from 2050,
+ * both in Z form with seconds, as ASN1_TIME_set writes them. */
+static int
+time_put(struct ca_dbuf *b, time_t t)
+{
+	struct tm tm;
+	char v[32];
+	int n, y;
+
+	if (gmtime_r(&t, &tm) == NULL)
+		return -1;
+	y = tm.tm_year + 1900;
+	if (y >= 1950 && y < 2050)
+		n = snprintf(v, sizeof(v), "%02d%02d%02d%02d%02d%02dZ",
+		    y % 100, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+	else if (y >= 0 && y <= 9999)
+		n = snprintf(v, sizeof(v), "%04d%02d%02d%02d%02d%02dZ", y,
+		    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+		    tm.tm_sec);
+	else
+		return -1;
+	ca_dbuf_tlv(b, y >= 1950 && y < 2050 ? 0x17 : 0x18, v, (size_t)n);
+	return 0;
+}
+
+/* subjectKeyIdentifier (RFC 5280 4.2.1.2 method 1: SHA-1 of the
+ * subjectPublicKey bits), not critical, from the SPKI TLV. */
+static int
+ski_put(const struct ca_signer *s, struct ca_dbuf *b,
+    const unsigned char *spki, size_t spki_len)
+{
+	static const unsigned char head[] = {
+		0x30, 0x1d, 0x06, 0x03, 0x55, 0x1d, 0x0e,	/* id-ce 14 */
+		0x04, 0x16, 0x04, 0x14 };
+	const unsigned char *p = spki, *v, *bits;
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+	size_t vlen, bitslen;
+
+	if (!der_expect(&p, spki + spki_len, 0x30, NULL, NULL, &v, &vlen) ||
+	    p != spki + spki_len)
+		return -1;
+	p = v;
+	if (!der_expect(&p, v + vlen, 0x30, NULL, NULL, NULL, NULL) ||
+	    !der_expect(&p, v + vlen, 0x03, NULL, NULL, &bits, &bitslen) ||
+	    p != v + vlen || bitslen < 2 || bits[0] != 0)
+		return -1;
+	if (EVP_Digest(bits + 1, bitslen - 1, md, &mdlen, s->sha1, NULL) !=
+	    1 || mdlen != 20)
+		return -1;
+	ca_dbuf_put(b, head, sizeof(head));
+	ca_dbuf_put(b, md, mdlen);
+	return 0;
+}
+
+/* subjectAltName from the names build_names made: dNSName [2],
+ * uniformResourceIdentifier [6] (IA5String), iPAddress [7]; critical
+ * when the subject is empty (RFC 5280 4.2.1.6). */
+static int
+san_put(struct ca_dbuf *b, GENERAL_NAMES *san, int critical)
+{
+	static const unsigned char oid[] = { 0x06, 0x03, 0x55, 0x1d, 0x11 };
+	static const unsigned char crit[] = { 0x01, 0x01, 0xff };
+	struct ca_dbuf names = { 0 };
+	int rc = -1;
+
+	for (int i = 0; i < sk_GENERAL_NAME_num(san); i++) {
+		GENERAL_NAME *g = sk_GENERAL_NAME_value(san, i);
+		int type;
+		void *v = GENERAL_NAME_get0_value(g, &type);
+		const ASN1_STRING *str = v;
+
+		if (type != GEN_DNS && type != GEN_URI && type != GEN_IPADD)
+			goto out;
+		ca_dbuf_tlv(&names, (unsigned char)(0x80 | type),
+		    ASN1_STRING_get0_data(str),
+		    (size_t)ASN1_STRING_length(str));
+	}
+	if (names.failed)
+		goto out;
+	/* Extension ::= SEQUENCE { OID, critical BOOLEAN DEFAULT FALSE,
+	 * OCTET STRING { GeneralNames } } */
+	{
+		size_t seq = 2 + (names.len < 0x80 ? 0 :
+		    names.len <= 0xff ? 1 : 2) + names.len;
+		size_t oct = 2 + (seq < 0x80 ? 0 : seq <= 0xff ? 1 : 2) + seq;
+		size_t ext = sizeof(oid) + (critical ? sizeof(crit) : 0) + oct;
+
+		if (names.len > 0xffff)
+			goto out;
+		ca_dbuf_hdr(b, 0x30, ext);
+		ca_dbuf_put(b, oid, sizeof(oid));
+		if (critical)
+			ca_dbuf_put(b, crit, sizeof(crit));
+		ca_dbuf_hdr(b, 0x04, seq);
+		ca_dbuf_hdr(b, 0x30, names.len);
+		ca_dbuf_put(b, names.p, names.len);
+	}
+	rc = 0;
+out:
+	ca_dbuf_clear(&names);
+	return rc;
+}
+
+/* Signs tbs with the signer's key: a copy of the shared template, or a
+ * context set up afresh when the key's contexts do not copy.  *sig is
+ * OPENSSL_malloc'd (caller frees).  0 or -1. */
+static int
+sign_tbs(const struct ca_signer *s, const unsigned char *tbs, size_t len,
+    unsigned char **sig, size_t *siglen)
+{
+	EVP_MD_CTX *m;
+	int rc = -1;
+
+	*sig = NULL;
+	if ((m = EVP_MD_CTX_new()) == NULL)
+		return -1;
+	if (s->sign_tmpl != NULL) {
+		if (EVP_MD_CTX_copy_ex(m, s->sign_tmpl) != 1)
+			goto out;
+		/* Sign in this context: no second copy inside Final. */
+		EVP_MD_CTX_set_flags(m, EVP_MD_CTX_FLAG_FINALISE);
+	} else if (EVP_DigestSignInit_ex(m, NULL,
+	    ca_x509_digest_name(s->key), NULL, NULL, s->key, NULL) != 1)
+		goto out;
+	if ((*sig = OPENSSL_malloc(s->sig_max)) == NULL)
+		goto out;
+	*siglen = s->sig_max;
+	if (EVP_DigestSign(m, *sig, siglen, tbs, len) != 1 || *siglen == 0)
+		goto out;
+	rc = 0;
+out:
+	if (rc != 0) {
+		OPENSSL_free(*sig);
+		*sig = NULL;
+	}
+	EVP_MD_CTX_free(m);
+	return rc;
+}
+
+/*
+ * The certificate build_cert would make, written directly: version 3,
+ * serial, signature algorithm, issuer, validity, subject, the request's
+ * SPKI, then the extensions in build_cert's order (basicConstraints,
+ * keyUsage, extKeyUsage, SKI, AKI, SAN, AIA, CDP, Freshest CRL).  *out is
+ * OPENSSL_malloc'd (caller frees).  CA_OK or CA_ERR_INTERNAL (logged).
+ */
+static enum ca_err
+cert_der(const struct ca_signer *s, const struct ca_profile *prof,
+    const struct tbs *t, unsigned char **out, size_t *outlen)
+{
+	/* RFC 5280 4.2.1.9: critical, cA FALSE (the DEFAULT, so omitted). */
+	static const unsigned char bc_leaf[] = {
+		0x30, 0x0c, 0x06, 0x03, 0x55, 0x1d, 0x13, 0x01, 0x01, 0xff,
+		0x04, 0x02, 0x30, 0x00 };
+	static const unsigned char v3[] = { 0xa0, 0x03, 0x02, 0x01, 0x02 };
+	struct ca_dbuf ext = { 0 }, val = { 0 }, body = { 0 }, tbs = { 0 };
+	struct ca_dbuf cert = { 0 };
+	unsigned char *subj = NULL, *sig = NULL;
+	size_t siglen = 0;
+	enum ca_err e = CA_ERR_INTERNAL;
+	int n;
+
+	*out = NULL;
+	*outlen = 0;
+	/* Extensions ::= SEQUENCE SIZE (1..MAX) OF Extension */
+	ca_dbuf_put(&ext, bc_leaf, sizeof(bc_leaf));
+	ext_put(&ext, prof->ext_ku);
+	if (prof->ext_eku != NULL)
+		ext_put(&ext, prof->ext_eku);
+	if (ski_put(s, &ext, t->spki_der, t->spki_der_len) != 0)
+		goto out;
+	ca_dbuf_put(&ext, s->aki_der, s->aki_len);
+	if (sk_GENERAL_NAME_num(t->san) > 0 && san_put(&ext, t->san,
+	    X509_NAME_entry_count(t->subject) == 0) != 0)
+		goto out;
+	ca_dbuf_put(&ext, s->tail_der, s->tail_len);
+	if (ext.failed)
+		goto out;
+	/* Validity ::= SEQUENCE { notBefore, notAfter } */
+	if (time_put(&val, t->nb) != 0 || time_put(&val, t->na) != 0 ||
+	    val.failed)
+		goto out;
+	/* X509_NAME is not const in i2d; this one is the request's own. */
+	if ((n = i2d_X509_NAME(t->subject, &subj)) <= 0)
+		goto out;
+	ca_dbuf_put(&body, v3, sizeof(v3));
+	ca_dbuf_tlv(&body, 0x02, t->serial, sizeof(t->serial));
+	ca_dbuf_put(&body, s->sigalg_der, s->sigalg_len);
+	ca_dbuf_put(&body, s->issuer_der, s->issuer_len);
+	ca_dbuf_tlv(&body, 0x30, val.p, val.len);
+	ca_dbuf_put(&body, subj, (size_t)n);
+	ca_dbuf_put(&body, t->spki_der, t->spki_der_len);
+	/* [3] EXPLICIT Extensions */
+	ca_dbuf_hdr(&body, 0xa3, ext.len + 2 + (ext.len < 0x80 ? 0 :
+	    ext.len <= 0xff ? 1 : 2));
+	if (ext.len > 0xffff)
+		goto out;
+	ca_dbuf_tlv(&body, 0x30, ext.p, ext.len);
+	ca_dbuf_tlv(&tbs, 0x30, body.p, body.len);
+	if (body.failed || tbs.failed ||
+	    sign_tbs(s, tbs.p, tbs.len, &sig, &siglen) != 0)
+		goto out;
+	/* Certificate ::= SEQUENCE { tbs, signatureAlgorithm, BIT STRING
+	 * (no unused bits) } */
+	ca_dbuf_hdr(&cert, 0x30, tbs.len + s->sigalg_len +
+	    (1 + (siglen + 1 < 0x80 ? 1 : siglen + 1 <= 0xff ? 2 : 3)) +
+	    1 + siglen);
+	ca_dbuf_put(&cert, tbs.p, tbs.len);
+	ca_dbuf_put(&cert, s->sigalg_der, s->sigalg_len);
+	ca_dbuf_hdr(&cert, 0x03, siglen + 1);
+	ca_dbuf_put(&cert, "", 1);		/* the unused-bits octet */
+	ca_dbuf_put(&cert, sig, siglen);
+	if (dbuf_move(&cert, out, outlen) != 0)
+		goto out;
+	e = CA_OK;
+out:
+	if (e != CA_OK)
+		log_openssl("issue: writing certificate");
+	OPENSSL_free(subj);
+	OPENSSL_free(sig);
+	ca_dbuf_clear(&ext);
+	ca_dbuf_clear(&val);
+	ca_dbuf_clear(&body);
+	ca_dbuf_clear(&tbs);
+	ca_dbuf_clear(&cert);
+	return e;
+}
+
 /* One-line RFC 2253 subject for the db row (truncated to fit). */
 static void
 subject_line(X509_NAME *n, char *out, size_t outlen)
 {
-	BIO *b = BIO_new(BIO_s_mem());
+	BIO *b;
 	char *data;
 	long len;
 
+	/* Without a BIO for the usual names (the same text). */
+	if (ca_x509_name_rfc2253(n, out, outlen) == 0)
+		return;
 	out[0] = '\0';
-	if (b == NULL)
+	if ((b = BIO_new(BIO_s_mem())) == NULL)
 		return;
 	if (X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253) >= 0 &&
 	    (len = BIO_get_mem_data(b, &data)) > 0)
@@ -695,9 +1090,24 @@ struct ca_prepared {
 	X509_NAME *subject;			/* owned */
 	GENERAL_NAMES *san;			/* owned */
 	struct tbs t;				/* borrows the above */
-	X509 *cert;				/* owned; NULL once taken */
-	struct db_cert row;			/* row.der owned (OPENSSL_free) */
+	unsigned char *spki_own;		/* t.spki_der when the request
+						 * lends none; OPENSSL_free */
+	X509 *cert;				/* owned; NULL once taken, and
+						 * on the DER path */
+	struct db_cert row;			/* row.der owned (OPENSSL_free);
+						 * NULL once taken */
 };
+
+/* The DER path applies: a signer with its pieces and a request SPKI
+ * that goes into the certificate as it is. */
+int ca_issue_der_path = 1;
+
+static int
+prepared_fast(const struct ca_prepared *p)
+{
+	return ca_issue_der_path && p->s->fast && p->t.spki != NULL &&
+	    p->t.spki_der != NULL;
+}
 
 /* Draws a serial (no store look-up: the insert settles uniqueness) and
  * builds, signs and encodes the certificate and its row. */
@@ -714,6 +1124,16 @@ prepared_sign(struct ca_prepared *p)
 	p->row.der = NULL;
 	if (ca_serial_draw(p->t.serial) != 0)
 		return CA_ERR_INTERNAL;
+	if (prepared_fast(p)) {
+		enum ca_err e;
+
+		if ((e = cert_der(p->s, p->prof, &p->t, &p->row.der,
+		    &p->row.der_len)) != CA_OK)
+			return e;
+		memcpy(p->row.serial, p->t.serial, sizeof(p->t.serial));
+		p->row.serial_len = sizeof(p->t.serial);
+		return CA_OK;
+	}
 	if ((x = build_cert(p->s, p->prof, &p->t)) == NULL)
 		return CA_ERR_INTERNAL;
 	if ((len = i2d_X509(x, &der)) <= 0) {
@@ -738,6 +1158,7 @@ ca_prepared_free(struct ca_prepared *p)
 	GENERAL_NAMES_free(p->san);
 	X509_free(p->cert);
 	OPENSSL_free(p->row.der);
+	OPENSSL_free(p->spki_own);
 	free(p);
 }
 
@@ -750,13 +1171,68 @@ ca_prepared_cert(const struct ca_prepared *p)
 X509 *
 ca_prepared_take(struct ca_prepared *p)
 {
+	const unsigned char *d;
 	X509 *x;
 
 	if (p == NULL)
 		return NULL;
-	x = p->cert;
+	if ((x = p->cert) == NULL && (d = p->row.der) != NULL) {
+		/* The DER path made no object: decode one (d2i advances
+		 * its argument, d is a copy). */
+		if ((x = d2i_X509(NULL, &d, (long)p->row.der_len)) == NULL)
+			log_openssl("issue: d2i_X509 of our certificate");
+		else if (d != p->row.der + p->row.der_len) {
+			X509_free(x);
+			x = NULL;
+		}
+		if (x == NULL)
+			return NULL;
+		OPENSSL_free(p->row.der);
+		p->row.der = NULL;
+		p->row.der_len = 0;
+	}
 	p->cert = NULL;
 	return x;
+}
+
+const unsigned char *
+ca_prepared_der(const struct ca_prepared *p, size_t *len)
+{
+	if (p == NULL || p->row.der == NULL)
+		return NULL;
+	*len = p->row.der_len;
+	return p->row.der;
+}
+
+unsigned char *
+ca_prepared_take_der(struct ca_prepared *p, size_t *len)
+{
+	unsigned char *d;
+
+	if (p == NULL || p->row.der == NULL)
+		return NULL;
+	d = p->row.der;
+	*len = p->row.der_len;
+	p->row.der = NULL;
+	p->row.der_len = 0;
+	X509_free(p->cert);
+	p->cert = NULL;
+	return d;
+}
+
+void
+ca_prepared_serial_hex(const struct ca_prepared *p, char *out, size_t len)
+{
+	size_t o = 0;
+
+	if (len == 0)
+		return;
+	out[0] = '\0';
+	if (p == NULL)
+		return;
+	for (size_t i = 0; i < p->row.serial_len && o + 3 <= len; i++)
+		o += (size_t)snprintf(out + o, len - o, "%02x",
+		    p->row.serial[i]);
 }
 
 enum ca_err
@@ -794,6 +1270,22 @@ ca_issue_prepare(struct ca_signer *s, const struct ca_profile *prof,
 	p->t.pub = req_key(req);
 	p->t.spki = req->csr != NULL ? ca_req_canonical_spki(req->csr) :
 	    ca_csr_canonical_spki(req->creq);
+	if (p->t.spki != NULL && s->fast && (req->csr != NULL ||
+	    ca_csr_spki_der(req->creq, &p->t.spki_der,
+	    &p->t.spki_der_len) != 0)) {
+		/* A canonical key the request lends no bytes for: encode
+		 * the algorithm and bits once (what copy_spki would). */
+		int n;
+
+		if ((n = i2d_X509_PUBKEY(p->t.spki, &p->spki_own)) <= 0) {
+			p->spki_own = NULL;
+			log_openssl("issue: i2d_X509_PUBKEY");
+			e = CA_ERR_INTERNAL;
+			goto fail;
+		}
+		p->t.spki_der = p->spki_own;
+		p->t.spki_der_len = (size_t)n;
+	}
 	now = ca_now();
 	if (now >= s->not_after) {
 		log_err("issue: CA %s has expired", s->name);
@@ -834,7 +1326,7 @@ ca_issue_record(struct ca_prepared *p, struct db *db, int64_t *cert_id)
 	enum ca_err e;
 	int rc = DB_EXISTS;
 
-	if (p == NULL || db == NULL || p->cert == NULL)
+	if (p == NULL || db == NULL || (p->cert == NULL && p->row.der == NULL))
 		return CA_ERR_INTERNAL;
 	for (int i = 0; i < ISSUE_TRIES; i++) {
 		if (i > 0) {

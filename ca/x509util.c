@@ -362,3 +362,136 @@ ca_x509_write_pem(BIO *bio, X509 *x)
 	}
 	return 0;
 }
+
+/* ---- RFC 2253 names --------------------------------------------------- */
+
+int
+ca_x509_name_rfc2253(const X509_NAME *n, char *out, size_t outlen)
+{
+	char buf[1024];
+	size_t o = 0;
+	int count = X509_NAME_entry_count(n), prev_set = -1;
+
+	if (outlen == 0)
+		return -1;
+	/* RFC 2253 2.1: the last RDN first. */
+	for (int i = count - 1; i >= 0; i--) {
+		const X509_NAME_ENTRY *e = X509_NAME_get_entry(n, i);
+		const ASN1_STRING *v = X509_NAME_ENTRY_get_data(e);
+		const unsigned char *d = ASN1_STRING_get0_data(v);
+		const char *sn;
+		int len = ASN1_STRING_length(v), t = ASN1_STRING_type(v);
+		int nid = OBJ_obj2nid(X509_NAME_ENTRY_get_object(e));
+
+		/* Multi-valued RDNs, unnamed attributes and string types
+		 * that print other than as their bytes: the caller's
+		 * general path. */
+		if (X509_NAME_ENTRY_set(e) == prev_set || nid == NID_undef ||
+		    (sn = OBJ_nid2sn(nid)) == NULL || (t != V_ASN1_UTF8STRING &&
+		    t != V_ASN1_PRINTABLESTRING && t != V_ASN1_IA5STRING))
+			return -1;
+		prev_set = X509_NAME_ENTRY_set(e);
+		if (o + strlen(sn) + 2 >= sizeof(buf))
+			return -1;
+		if (i != count - 1)
+			buf[o++] = ',';
+		memcpy(buf + o, sn, strlen(sn));
+		o += strlen(sn);
+		buf[o++] = '=';
+		for (int j = 0; j < len; j++) {
+			unsigned char c = d[j];
+
+			/* Printable ASCII only; else the general path. */
+			if (c < 0x20 || c > 0x7e || o + 3 >= sizeof(buf))
+				return -1;
+			/* 2.4: the specials, '#' first and space at
+			 * either end get a backslash; as OpenSSL does, a
+			 * one-character value counts as last only (so a
+			 * lone '#' stays bare). */
+			if (strchr(",+\"\\<>;", c) != NULL ||
+			    (j == 0 && j != len - 1 && (c == '#' ||
+			    c == ' ')) || (j == len - 1 && c == ' '))
+				buf[o++] = '\\';
+			buf[o++] = (char)c;
+		}
+	}
+	buf[o] = '\0';
+	snprintf(out, outlen, "%s", buf);
+	return 0;
+}
+
+/* ---- writing DER by hand ---------------------------------------------- */
+
+void
+ca_dbuf_put(struct ca_dbuf *b, const void *d, size_t n)
+{
+	unsigned char *np;
+	size_t ncap;
+
+	if (b->failed || n == 0)
+		return;
+	if (n > b->cap - b->len) {
+		/* Most of what is built here is one certificate: 2 KiB
+		 * first means no regrowth for the usual one. */
+		ncap = b->cap != 0 ? b->cap : 2048;
+		while (ncap - b->len < n) {
+			if (ncap > ((size_t)1 << 28)) {	/* certificates are KiB */
+				b->failed = 1;
+				return;
+			}
+			ncap *= 2;
+		}
+		if ((np = OPENSSL_realloc(b->p, ncap)) == NULL) {
+			b->failed = 1;
+			return;
+		}
+		b->p = np;
+		b->cap = ncap;
+	}
+	memcpy(b->p + b->len, d, n);
+	b->len += n;
+}
+
+void
+ca_dbuf_hdr(struct ca_dbuf *b, unsigned char tag, size_t len)
+{
+	unsigned char h[6];
+	size_t n = 0;
+
+	h[n++] = tag;
+	if (len < 0x80) {
+		h[n++] = (unsigned char)len;
+	} else if (len <= 0xff) {
+		h[n++] = 0x81;
+		h[n++] = (unsigned char)len;
+	} else if (len <= 0xffff) {
+		h[n++] = 0x82;
+		h[n++] = (unsigned char)(len >> 8);
+		h[n++] = (unsigned char)len;
+	} else if (len <= 0xffffff) {
+		h[n++] = 0x83;
+		h[n++] = (unsigned char)(len >> 16);
+		h[n++] = (unsigned char)(len >> 8);
+		h[n++] = (unsigned char)len;
+	} else {
+		b->failed = 1;	/* nothing we write comes near 16 MiB */
+		return;
+	}
+	ca_dbuf_put(b, h, n);
+}
+
+void
+ca_dbuf_tlv(struct ca_dbuf *b, unsigned char tag, const void *v, size_t n)
+{
+	ca_dbuf_hdr(b, tag, n);
+	ca_dbuf_put(b, v, n);
+}
+
+void
+ca_dbuf_clear(struct ca_dbuf *b)
+{
+	if (b == NULL)
+		return;
+	OPENSSL_free(b->p);
+	memset(b, 0, sizeof(*b));
+}

@@ -44,6 +44,15 @@ int ca_x509_time(const ASN1_TIME *t, time_t *out);
  * queued for the caller to log or clear. */
 int ca_x509_name_add(X509_NAME *n, int nid, const char *value);
 
+/*
+ * n in one line as X509_NAME_print_ex(..., XN_FLAG_RFC2253) prints it,
+ * truncated to fit out, without a BIO: for names of single-valued RDNs
+ * of known attributes whose values are printable ASCII UTF8String,
+ * PrintableString or IA5String.  0, or -1 for any other name (out
+ * untouched: print it the general way).
+ */
+int ca_x509_name_rfc2253(const X509_NAME *n, char *out, size_t outlen);
+
 /* Appends a GEN_DNS, GEN_URI or GEN_IPADD (value is an IP literal) name. */
 int ca_x509_gens_add(GENERAL_NAMES *g, int type, const char *value);
 
@@ -72,6 +81,30 @@ int ca_x509_add_ext_free(X509 *x, X509_EXTENSION *e);
 
 /* PEM of x appended to bio. */
 int ca_x509_write_pem(BIO *bio, X509 *x);
+
+/* ---- writing DER by hand ------------------------------------------- */
+
+/*
+ * A growable byte buffer for DER built by hand (the issuing hot path,
+ * where OpenSSL's ASN.1 object encoders cost more than the signature).
+ * Start from all zeroes.  p is OPENSSL_malloc'd and owned by whoever
+ * holds the struct (ca_dbuf_clear frees it).  After an allocation failure
+ * failed is set and later writes do nothing, so a builder checks once at
+ * the end.
+ */
+struct ca_dbuf {
+	unsigned char	*p;
+	size_t		 len, cap;
+	int		 failed;
+};
+
+void ca_dbuf_put(struct ca_dbuf *b, const void *d, size_t n);
+/* A single-octet tag and a minimal definite length (X.690 8.1.3). */
+void ca_dbuf_hdr(struct ca_dbuf *b, unsigned char tag, size_t len);
+/* Header and value. */
+void ca_dbuf_tlv(struct ca_dbuf *b, unsigned char tag, const void *v,
+    size_t n);
+void ca_dbuf_clear(struct ca_dbuf *b);
 
 /* ---- serial numbers (ca/serial.c) ---------------------------------- */
 

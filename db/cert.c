@@ -1,6 +1,7 @@
 /*
  * cert.c - issued certificates and their revocations.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -221,6 +222,32 @@ db_cert_serial_exists(struct db *db, const unsigned char *serial, size_t len)
 }
 
 int
+db_cert_serial_by_id(struct db *db, int64_t id,
+    unsigned char serial[DB_SERIAL_MAX], size_t *len)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_CERT_SERIAL_BY_ID,
+	    "SELECT serial FROM certificate WHERE id = ?");
+	int rc, sl;
+
+	*len = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		if ((sl = sqlite3_column_bytes(st, 0)) > DB_SERIAL_MAX)
+			sl = DB_SERIAL_MAX;
+		if (sl > 0)
+			memcpy(serial, sqlite3_column_blob(st, 0), (size_t)sl);
+		*len = (size_t)sl;
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
+}
+
+int
 db_cert_list_device(struct db *db, int64_t device_id, struct db_cert **certs,
     size_t *n)
 {
@@ -336,6 +363,189 @@ db_cert_unrevoke(struct db *db, int64_t cert_id)
 	if (sqlite3_changes(db->conn) == 0)
 		return DB_NOTFOUND;
 	return db_epoch_bump(db);
+}
+
+/*
+ * Revokes cert_id only while it still counts: unrevoked and not expired at
+ * when.  One INSERT ... SELECT does the check and the write, so the
+ * common case costs one statement; only a skipped row costs a second
+ * read, to say why.
+ */
+int
+db_cert_revoke_valid(struct db *db, int64_t cert_id, int64_t when, int reason,
+    enum db_revoke_outcome *outcome)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	*outcome = DB_REVOKE_NOT_FOUND;
+	st = db_stmt(db, ST_CERT_REVOKE_VALID,
+	    "INSERT INTO revocation(cert_id, ca_id, serial, revoked_at, "
+	    "reason) SELECT c.id, c.ca_id, c.serial, ?2, ?3 "
+	    "FROM certificate c WHERE c.id = ?1 AND c.not_after > ?2 AND "
+	    "NOT EXISTS (SELECT 1 FROM revocation r WHERE r.cert_id = c.id)");
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, cert_id);
+	sqlite3_bind_int64(st, 2, when);
+	sqlite3_bind_int(st, 3, reason);
+	if ((rc = db_step_done(db, st)) != DB_OK)
+		return rc;
+	if (sqlite3_changes(db->conn) == 1) {
+		*outcome = DB_REVOKE_DONE;
+		return db_epoch_bump(db);
+	}
+	st = db_stmt(db, ST_CERT_WHY_SKIPPED,
+	    "SELECT r.cert_id IS NOT NULL FROM certificate c "
+	    "LEFT JOIN revocation r ON r.cert_id = c.id WHERE c.id = ?");
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, cert_id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*outcome = sqlite3_column_int(st, 0) ? DB_REVOKE_WAS_REVOKED :
+		    DB_REVOKE_EXPIRED;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? DB_OK :
+	    db_status_from(db, rc);
+}
+
+const char *
+db_revoke_outcome_name(enum db_revoke_outcome o)
+{
+	switch (o) {
+	case DB_REVOKE_DONE:
+		return "revoked";
+	case DB_REVOKE_WAS_REVOKED:
+		return "already_revoked";
+	case DB_REVOKE_EXPIRED:
+		return "expired";
+	case DB_REVOKE_NOT_FOUND:
+		break;
+	}
+	return "no_such_certificate";
+}
+
+/* ---- scheduled events --------------------------------------------- */
+
+void
+db_sched_clear(struct db_sched *e)
+{
+	if (e == NULL)
+		return;
+	free(e->params);
+	memset(e, 0, sizeof(*e));
+}
+
+int
+db_sched_insert(struct db *db, int64_t device_id, const char *action,
+    const char *params, int64_t due_at, int64_t *id)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SCHED_INSERT,
+	    "INSERT INTO scheduled_event(device_id, action, params, due_at) "
+	    "VALUES (?, ?, ?, ?)");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	if (action == NULL || action[0] == '\0') {
+		snprintf(db->err, sizeof(db->err), "scheduled event: no action");
+		return DB_ERROR;
+	}
+	sqlite3_bind_int64(st, 1, device_id);
+	sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+	if (params != NULL)
+		sqlite3_bind_text(st, 3, params, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 3);
+	sqlite3_bind_int64(st, 4, due_at);
+	rc = db_step_done(db, st);
+	if (rc == DB_OK && id != NULL)
+		*id = sqlite3_last_insert_rowid(db->conn);
+	return rc;
+}
+
+int
+db_sched_due(struct db *db, const char *action, int64_t now, size_t max,
+    struct db_sched **evs, size_t *n)
+{
+	/* The partial index scheduled_due holds exactly the pending rows,
+	 * ordered by due_at: this reads max of them and no more, however
+	 * many events were ever done. */
+	sqlite3_stmt *st = db_stmt(db, ST_SCHED_DUE,
+	    "SELECT id, device_id, action, params, due_at "
+	    "FROM scheduled_event INDEXED BY scheduled_due "
+	    "WHERE done_at IS NULL AND due_at <= ?1 AND action = ?2 "
+	    "ORDER BY due_at, id LIMIT ?3");
+	struct db_sched *a = NULL;
+	size_t cnt = 0;
+	int rc;
+
+	*evs = NULL;
+	*n = 0;
+	if (st == NULL)
+		return DB_ERROR;
+	if (action == NULL) {
+		snprintf(db->err, sizeof(db->err), "scheduled event: no action");
+		return DB_ERROR;
+	}
+	if (max == 0)
+		return DB_OK;
+	sqlite3_bind_int64(st, 1, now);
+	sqlite3_bind_text(st, 2, action, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, max > INT32_MAX ? INT32_MAX : (int64_t)max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct db_sched *e = db_array_push(&a, &cnt, sizeof(*a));
+
+		if (e == NULL)
+			goto oom;
+		e->id = sqlite3_column_int64(st, 0);
+		e->device_id = sqlite3_column_int64(st, 1);
+		db_col_strcpy(st, 2, e->action, sizeof(e->action));
+		if (sqlite3_column_type(st, 3) != SQLITE_NULL &&
+		    (e->params = db_col_strdup(st, 3)) == NULL)
+			goto oom;
+		e->due_at = sqlite3_column_int64(st, 4);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		rc = db_status_from(db, rc);
+		goto fail;
+	}
+	*evs = a;
+	*n = cnt;
+	return DB_OK;
+oom:
+	sqlite3_reset(st);
+	snprintf(db->err, sizeof(db->err), "out of memory");
+	rc = DB_ERROR;
+fail:
+	for (size_t i = 0; a != NULL && i < cnt; i++)
+		db_sched_clear(&a[i]);
+	free(a);
+	return rc;
+}
+
+int
+db_sched_done(struct db *db, int64_t id, int64_t done_at, const char *result)
+{
+	sqlite3_stmt *st = db_stmt(db, ST_SCHED_DONE,
+	    "UPDATE scheduled_event SET done_at = ?, result = ? "
+	    "WHERE id = ? AND done_at IS NULL");
+	int rc;
+
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, done_at);
+	if (result != NULL)
+		sqlite3_bind_text(st, 2, result, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 2);
+	sqlite3_bind_int64(st, 3, id);
+	rc = db_step_done(db, st);
+	if (rc == DB_OK && sqlite3_changes(db->conn) == 0)
+		return DB_NOTFOUND;
+	return rc;
 }
 
 /* ---- CRLs --------------------------------------------------------- */

@@ -49,6 +49,15 @@ int db_schema_version(struct db *db);
  * power loss).  The server uses full. */
 int db_set_durable(struct db *db, int full);
 
+/*
+ * The WAL is copied back into the database (checkpointed, inside a
+ * commit of this handle) once it holds pages pages; 0 = never
+ * automatically.  SQLite's default is 1000.  For the handle that does
+ * the server's writes: a larger WAL between checkpoints copies a page
+ * written by many commits once instead of many times.
+ */
+int db_set_wal_autocheckpoint(struct db *db, int pages);
+
 int db_begin(struct db *db);	/* BEGIN IMMEDIATE: takes the write lock */
 int db_commit(struct db *db);
 int db_rollback(struct db *db);
@@ -127,6 +136,9 @@ int db_cert_serial_exists(struct db *db, const unsigned char *serial,
  * certificate for the key with this SPKI hash; DB_NOTFOUND otherwise. */
 int db_cert_device_has_key(struct db *db, int64_t device_id,
     const unsigned char spki_sha256[DB_HASH_LEN], int64_t now);
+/* The serial of certificate id alone (no blob read), or DB_NOTFOUND. */
+int db_cert_serial_by_id(struct db *db, int64_t id,
+    unsigned char serial[DB_SERIAL_MAX], size_t *len);
 /* Certificates of a device, newest first, without der. */
 int db_cert_list_device(struct db *db, int64_t device_id,
     struct db_cert **certs, size_t *n);
@@ -151,6 +163,54 @@ int db_cert_foreach(struct db *db, int64_t ca_id, int only_revoked,
 int db_cert_revoke(struct db *db, int64_t cert_id, int64_t when, int reason,
     int64_t invalidity_date);
 int db_cert_unrevoke(struct db *db, int64_t cert_id);
+
+/* What db_cert_revoke_valid did. */
+enum db_revoke_outcome {
+	DB_REVOKE_DONE,		/* revoked now */
+	DB_REVOKE_WAS_REVOKED,	/* already revoked: left as it was */
+	DB_REVOKE_EXPIRED,	/* past notAfter at when: left alone */
+	DB_REVOKE_NOT_FOUND	/* no such certificate */
+};
+/*
+ * Revokes cert_id at when with reason (no invalidity date) only if it is
+ * unrevoked and unexpired at when, bumping the revocation epoch then; an
+ * existing revocation is never changed.  *outcome says which; DB_OK
+ * unless the store failed.  For scheduled revocations, where the
+ * certificate may have been revoked or have expired meanwhile.
+ */
+int db_cert_revoke_valid(struct db *db, int64_t cert_id, int64_t when,
+    int reason, enum db_revoke_outcome *outcome);
+/* "revoked", "already_revoked", "expired", "no_such_certificate". */
+const char *db_revoke_outcome_name(enum db_revoke_outcome o);
+
+/* ---- scheduled events --------------------------------------------- */
+
+/*
+ * Work due later (e.g. revoking a superseded certificate after its grace
+ * period): a row is pending until db_sched_done stamps it done with a
+ * result.  Pending rows are found through a partial index on due_at, so
+ * reading the due ones costs what is due, not what was ever scheduled.
+ */
+struct db_sched {
+	int64_t id;
+	int64_t device_id;
+	char action[32];	/* e.g. "revoke_superseded" */
+	char *params;		/* JSON text or NULL; owned by the struct */
+	int64_t due_at;
+};
+void db_sched_clear(struct db_sched *e);	/* safe on zeroed struct */
+int db_sched_insert(struct db *db, int64_t device_id, const char *action,
+    const char *params, int64_t due_at, int64_t *id);
+/* At most max pending events of action due at now (due_at <= now),
+ * earliest first.
+ * *evs is malloc'd: the caller clears each with db_sched_clear and frees
+ * the array. */
+int db_sched_due(struct db *db, const char *action, int64_t now, size_t max,
+    struct db_sched **evs, size_t *n);
+/* Marks a pending event done with result (text or NULL); DB_NOTFOUND if
+ * no such event is pending. */
+int db_sched_done(struct db *db, int64_t id, int64_t done_at,
+    const char *result);
 
 /* ---- CRLs --------------------------------------------------------- */
 
@@ -228,6 +288,9 @@ int db_device_key_get(struct db *db, int64_t device_id, const char *slot,
 /* Full record (with DER) by unique id, or DB_NOTFOUND. */
 int db_device_get(struct db *db, const char *uid, struct db_device *d);
 int db_device_get_by_id(struct db *db, int64_t id, struct db_device *d);
+/* By row id, only id, uid, state and owner filled (the rest zero, no
+ * DER): the committer's re-check before it records a certificate. */
+int db_device_brief_by_id(struct db *db, int64_t id, struct db_device *d);
 /* By SHA-256 of the IDevID certificate DER, or DB_NOTFOUND. */
 int db_device_get_by_idevid(struct db *db,
     const unsigned char sha256[DB_HASH_LEN], struct db_device *d);

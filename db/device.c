@@ -10,7 +10,7 @@
 enum {
 	ST_DEV_INSERT = ST__EXT_FIRST + 16, ST_DEV_KEY_INSERT, ST_DEV_KEY_GET,
 	ST_DEV_GET, ST_DEV_GET_ID, ST_DEV_SET_STATE, ST_DEV_SET_STATE_OWNER,
-	ST_DEV_LIST, ST_DEV_GET_IDEVID
+	ST_DEV_LIST, ST_DEV_GET_IDEVID, ST_DEV_BRIEF
 };
 
 #define DEV_COLS \
@@ -171,6 +171,33 @@ db_device_get_by_id(struct db *db, int64_t id, struct db_device *d)
 		return DB_ERROR;
 	sqlite3_bind_int64(st, 1, id);
 	return get_one(db, st, d);
+}
+
+int
+db_device_brief_by_id(struct db *db, int64_t id, struct db_device *d)
+{
+	/* Only what an issuing transaction re-checks: no blobs copied and
+	 * no columns decoded that nobody reads there. */
+	sqlite3_stmt *st = db_stmt(db, ST_DEV_BRIEF,
+	    "SELECT unique_id, state, IFNULL(owner, '') FROM device "
+	    "WHERE id = ?");
+	int rc;
+
+	memset(d, 0, sizeof(*d));
+	if (st == NULL)
+		return DB_ERROR;
+	sqlite3_bind_int64(st, 1, id);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		d->id = id;
+		db_col_strcpy(st, 0, d->uid, sizeof(d->uid));
+		db_col_strcpy(st, 1, d->state, sizeof(d->state));
+		db_col_strcpy(st, 2, d->owner, sizeof(d->owner));
+	}
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return DB_OK;
+	return rc == SQLITE_DONE ? DB_NOTFOUND : db_status_from(db, rc);
 }
 
 int

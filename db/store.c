@@ -209,6 +209,20 @@ db_set_durable(struct db *db, int full)
 }
 
 int
+db_set_wal_autocheckpoint(struct db *db, int pages)
+{
+	char sql[64];
+
+	if (pages < 0) {
+		snprintf(db->err, sizeof(db->err),
+		    "wal_autocheckpoint: negative page count");
+		return DB_ERROR;
+	}
+	snprintf(sql, sizeof(sql), "PRAGMA wal_autocheckpoint = %d", pages);
+	return exec_simple(db, sql);
+}
+
+int
 db_begin(struct db *db)
 {
 	return exec_simple(db, "BEGIN IMMEDIATE");

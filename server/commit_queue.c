@@ -1,8 +1,9 @@
 /*
  * commit_queue.c - the group committer (see commit_queue.h).
  */
-#include <errno.h>
+#define _GNU_SOURCE		/* pthread_setname_np */
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,8 @@
 #include "common/log.h"
 #include "db/db.h"
 #include "server/commit_queue.h"
+
+#define CQ_WAL_AUTOCHECKPOINT 10000	/* pages; see cq_start */
 
 /* One job: on the worker's stack for cq_run (done_fn NULL), malloc'd by
  * cq_submit and freed by the committer after done_fn. */
@@ -35,7 +38,9 @@ struct commit_queue {
 	size_t max_batch;
 	cq_idle_fn idle;
 	void *idle_arg;
-	int idle_s;
+	int64_t idle_ms;		/* the periodic job's period */
+	int64_t idle_next_ms;		/* CLOCK_MONOTONIC, when next due */
+	int idle_last;			/* it ran last: a batch goes next */
 };
 
 /* Runs one job alone in its own transaction. */
@@ -83,15 +88,76 @@ run_batch(struct commit_queue *q, struct cq_job *batch)
 		    -1 : run_alone(q->db, j);
 }
 
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Runs the periodic job in its own transaction and sets when it is next
+ * due: a period from now, or at once when it said more is due.
+ * Called without the lock.
+ */
 static void
 run_idle(struct commit_queue *q)
 {
-	if (q->idle == NULL)
-		return;
-	if (db_begin(q->db) != DB_OK)
-		return;
-	if (q->idle(q->db, q->idle_arg) != 0 || db_commit(q->db) != DB_OK)
+	int r = -1;
+
+	if (db_begin(q->db) != DB_OK) {
+		log_err("commit queue: begin: %s", db_errmsg(q->db));
+	} else if ((r = q->idle(q->db, q->idle_arg)) < 0 ||
+	    db_commit(q->db) != DB_OK) {
+		if (r >= 0)
+			log_err("commit queue: commit: %s", db_errmsg(q->db));
 		db_rollback(q->db);
+		r = -1;
+	}
+	q->idle_next_ms = r > 0 ? mono_ms() : mono_ms() + q->idle_ms;
+	q->idle_last = 1;
+}
+
+/* 1 when the periodic job is due (the lock is held).  When it has more
+ * to do, it alternates with the queued batches rather than hold them up
+ * until it is through. */
+static int
+idle_due(struct commit_queue *q)
+{
+	return q->idle != NULL && !q->stopping &&
+	    (q->head == NULL || !q->idle_last) &&
+	    mono_ms() >= q->idle_next_ms;
+}
+
+/* Hands the batch's outcomes back: done functions, then waiters.  Called
+ * without the lock; returns with it held. */
+static void
+finish_batch(struct commit_queue *q, struct cq_job *batch)
+{
+	struct cq_job **pp = &batch, *j, *nx;
+	int waiters = 0;
+
+	/* Submitted jobs first, outside the lock: their done functions wake
+	 * parked requests. */
+	while ((j = *pp) != NULL) {
+		if (j->done_fn == NULL) {
+			waiters = 1;
+			pp = &j->next;
+			continue;
+		}
+		*pp = j->next;
+		j->done_fn(j->arg, j->result);
+		free(j);
+	}
+	pthread_mutex_lock(&q->lock);
+	for (; (j = batch) != NULL; batch = nx) {
+		nx = j->next;	/* j may vanish once done */
+		j->done = 1;
+	}
+	if (waiters)
+		pthread_cond_broadcast(&q->done);
 }
 
 static void *
@@ -99,23 +165,35 @@ committer(void *arg)
 {
 	struct commit_queue *q = arg;
 	struct cq_job *batch, *last;
-	time_t last_idle = time(NULL);
 
 	pthread_mutex_lock(&q->lock);
 	for (;;) {
-		while (q->head == NULL && !q->stopping) {
+		/* The periodic job runs between batches when due, so load
+		 * never starves it; with nothing queued, the wait ends when
+		 * it is next due. */
+		if (idle_due(q)) {
+			pthread_mutex_unlock(&q->lock);
+			run_idle(q);
+			pthread_mutex_lock(&q->lock);
+			continue;
+		}
+		if (q->head == NULL && !q->stopping) {
 			struct timespec ts;
+			int64_t wait_ms = q->idle != NULL ?
+			    q->idle_next_ms - mono_ms() : 60000;
 
-			clock_gettime(CLOCK_REALTIME, &ts);
-			ts.tv_sec += q->idle_s > 0 ? q->idle_s : 60;
-			if (pthread_cond_timedwait(&q->work, &q->lock, &ts) ==
-			    ETIMEDOUT && q->head == NULL && q->idle_s > 0 &&
-			    time(NULL) - last_idle >= q->idle_s) {
-				pthread_mutex_unlock(&q->lock);
-				run_idle(q);
-				last_idle = time(NULL);
-				pthread_mutex_lock(&q->lock);
+			if (wait_ms < 0)
+				wait_ms = 0;
+
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += wait_ms / 1000;
+			ts.tv_nsec += (wait_ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
 			}
+			pthread_cond_timedwait(&q->work, &q->lock, &ts);
+			continue;
 		}
 		if (q->head == NULL && q->stopping)
 			break;
@@ -130,32 +208,8 @@ committer(void *arg)
 		pthread_mutex_unlock(&q->lock);
 
 		run_batch(q, batch);
-
-		/* Submitted jobs first, outside the lock: their done
-		 * functions wake parked requests. */
-		{
-			struct cq_job **pp = &batch, *j;
-			int waiters = 0;
-
-			while ((j = *pp) != NULL) {
-				if (j->done_fn == NULL) {
-					waiters = 1;
-					pp = &j->next;
-					continue;
-				}
-				*pp = j->next;
-				j->done_fn(j->arg, j->result);
-				free(j);
-			}
-			pthread_mutex_lock(&q->lock);
-			for (struct cq_job *nx; (j = batch) != NULL;
-			    batch = nx) {
-				nx = j->next;	/* j may vanish once done */
-				j->done = 1;
-			}
-			if (waiters)
-				pthread_cond_broadcast(&q->done);
-		}
+		finish_batch(q, batch);
+		q->idle_last = 0;
 	}
 	pthread_mutex_unlock(&q->lock);
 	return NULL;
@@ -166,22 +220,49 @@ cq_start(const char *db_path, size_t max_batch, cq_idle_fn idle,
     void *idle_arg, int idle_s, char *err, size_t errlen)
 {
 	struct commit_queue *q;
+	pthread_condattr_t ca;
+	int rc;
 
 	if ((q = calloc(1, sizeof(*q))) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		return NULL;
 	}
 	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->work, NULL);
+	/* The committer's timed wait is on the monotonic clock: a clock
+	 * step must neither stall nor hurry the periodic job. */
 	pthread_cond_init(&q->done, NULL);
+	if (pthread_condattr_init(&ca) != 0) {
+		snprintf(err, errlen, "cannot set up the committer's clock");
+		goto fail;	/* work stays zeroed: destroying it is fine */
+	}
+	rc = pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) == 0 &&
+	    pthread_cond_init(&q->work, &ca) == 0;
+	pthread_condattr_destroy(&ca);
+	if (!rc) {
+		snprintf(err, errlen, "cannot set up the committer's clock");
+		goto fail;
+	}
 	q->max_batch = max_batch > 0 ? max_batch : 1;
 	q->idle = idle;
 	q->idle_arg = idle_arg;
-	q->idle_s = idle_s;
+	q->idle_ms = (int64_t)(idle_s > 0 ? idle_s : 60) * 1000;
+	q->idle_next_ms = mono_ms() + q->idle_ms;
 	if ((q->db = db_open(db_path, err, errlen)) == NULL)
 		goto fail;
 	if (db_set_durable(q->db, 1) != DB_OK) {
 		snprintf(err, errlen, "%s: synchronous=FULL: %s", db_path,
+		    db_errmsg(q->db));
+		goto fail;
+	}
+	/* 10000 pages (about 40 MB of WAL) instead of SQLite's 1000: the
+	 * index pages that random serials and key hashes dirty are then
+	 * mostly checkpointed once rather than once per few hundred
+	 * enrollments.  Measured with the committer's statements alone
+	 * (batches of 40, 30k rows on 30k): 45-58 us of CPU per enrollment
+	 * instead of 63-71.  Durability is unchanged: every commit is
+	 * still fsync'ed in the WAL. */
+	if (db_set_wal_autocheckpoint(q->db, CQ_WAL_AUTOCHECKPOINT) != DB_OK) {
+		snprintf(err, errlen, "%s: wal_autocheckpoint: %s", db_path,
 		    db_errmsg(q->db));
 		goto fail;
 	}
@@ -190,6 +271,8 @@ cq_start(const char *db_path, size_t max_batch, cq_idle_fn idle,
 		goto fail;
 	}
 	q->started = 1;
+	/* Named so that profiles and top -H tell its CPU from the workers'. */
+	pthread_setname_np(q->thread, "committer");
 	return q;
 fail:
 	cq_free(q);

@@ -31,14 +31,25 @@ struct commit_queue;
  * -1 when the store failed (the transaction is then rolled back). */
 typedef int (*cq_job_fn)(struct db *db, void *arg);
 
-/* Called when the committer is idle (at most every idle_s seconds), in
- * its own transaction; for periodic sweeps.  May be NULL. */
+/*
+ * The periodic job, for scheduled work (may be NULL): the committer runs
+ * it every idle_s seconds, between batches when busy (so load cannot
+ * starve it) and on a timer when not, each time in its own transaction.
+ * It returns 0 when done, 1 when done with a bounded part and more is
+ * due (it then runs again at once, taking turns with the queued
+ * batches), -1 when the
+ * store failed (rolled back; tried again next period).  It must keep
+ * each run short: every queued job waits behind it.
+ */
 typedef int (*cq_idle_fn)(struct db *db, void *arg);
 
 /*
- * Opens db_path on a new durable handle (synchronous=FULL) and starts
- * the committer thread.  max_batch caps the jobs per transaction.
- * Returns the queue (cq_free) or NULL with err.
+ * Opens db_path on a new durable handle (synchronous=FULL, WAL
+ * checkpointed every 10000 pages rather than 1000) and starts the
+ * committer thread, named "committer".  max_batch caps the jobs per
+ * transaction; idle (may be NULL) runs every idle_s seconds (60 when not
+ * positive), the first time idle_s after the start.  Returns the queue
+ * (cq_free) or NULL with err.
  */
 struct commit_queue *cq_start(const char *db_path, size_t max_batch,
     cq_idle_fn idle, void *idle_arg, int idle_s, char *err, size_t errlen);

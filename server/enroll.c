@@ -35,7 +35,9 @@
 
 #define CRL_REASON_SUPERSEDED 4	/* RFC 5280 section 5.3.1 */
 #define CQ_MAX_BATCH 512
-#define SWEEP_IDLE_S 60
+#define SWEEP_PERIOD_S 1		/* due revocations are looked for */
+#define SWEEP_BATCH 256		/* events per sweep transaction */
+#define SWEEP_ACTION "revoke_superseded"
 #define ENROLL_PEER_REVERIFY_S 300	/* cached chain verdicts expire */
 
 static const char *const kind_names[] = {
@@ -131,87 +133,146 @@ details_json(const char *op, const char *peer, const char *reason,
 
 /* ---- superseded LDevIDs ------------------------------------------------ */
 
-int
-enroll_sweep_superseded(struct app *a, struct db *db, int64_t device_id,
-    time_t now)
+/*
+ * A re-enrollment's new certificate supersedes the one the device
+ * authenticated with.  Under a profile whose reenroll_old_cert mode is
+ * revoke_superseded, the old one is revoked (reason superseded) at once
+ * when grace_seconds is 0, else a scheduled_event is written for
+ * now + grace, in the caller's (the issuing) transaction; idle_sweep
+ * carries it out.  Cost: one or two indexed statements, whatever the
+ * number of certificates.  0, or -1 when the store failed.
+ */
+static int
+supersede_old_cert(struct db *db, const struct ca_profile *p,
+    int64_t device_id, int64_t old_cert_id, int64_t now)
 {
-	struct db_cert *cs = NULL;
-	size_t n = 0;
-	int count = 0;
+	unsigned char serial[DB_SERIAL_MAX];
+	char params[128], hex[2 * DB_SERIAL_MAX + 1];
+	size_t sl = 0, o = 0;
+	int r;
 
-	if (db_cert_list_device(db, device_id, &cs, &n) != DB_OK)
-		return -1;
-	/* Newest first: certificate i was superseded when i-1 was issued. */
-	for (size_t i = 1; i < n; i++) {
-		const struct ca_profile *p;
-
-		if (cs[i].revoked || cs[i].not_after <= (int64_t)now)
-			continue;
-		p = ca_profiles_find(a->profiles, cs[i].profile);
-		if (p == NULL || p->reenroll != CA_REENROLL_REVOKE_SUPERSEDED ||
-		    cs[i - 1].issued_at + p->grace_seconds > (int64_t)now)
-			continue;
-		if (db_cert_revoke(db, cs[i].id, (int64_t)now,
-		    CRL_REASON_SUPERSEDED, 0) != DB_OK) {
-			count = -1;
-			break;
-		}
-		count++;
+	if (old_cert_id == 0 || p->reenroll != CA_REENROLL_REVOKE_SUPERSEDED)
+		return 0;
+	if (p->grace_seconds == 0) {
+		r = db_cert_revoke(db, old_cert_id, now, CRL_REASON_SUPERSEDED,
+		    0);
+		return r == DB_OK ? 0 : -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		db_cert_clear(&cs[i]);
-	free(cs);
-	return count;
+	/* The serial rides along for people reading the schedule and the
+	 * audit row; the sweep acts on the id. */
+	if (db_cert_serial_by_id(db, old_cert_id, serial, &sl) != DB_OK)
+		return -1;
+	hex[0] = '\0';
+	for (size_t i = 0; i < sl; i++)
+		o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x",
+		    serial[i]);
+	snprintf(params, sizeof(params), "{\"cert_id\":%lld,\"serial\":\"%s\"}",
+	    (long long)old_cert_id, hex);
+	return db_sched_insert(db, device_id, SWEEP_ACTION, params,
+	    now + p->grace_seconds, NULL) == DB_OK ? 0 : -1;
 }
 
+/* cert_id and serial from a revoke_superseded event's params. */
 static int
-collect_device(void *arg, const struct db_device *d)
+sweep_params(const char *params, int64_t *cert_id, const char **serial,
+    json_t **root)
 {
-	struct { int64_t *ids; size_t n, cap; } *v = arg;
+	json_error_t e;
+	json_t *id, *s;
 
-	if (v->n == v->cap) {
-		size_t nc = v->cap ? v->cap * 2 : 64;
-		int64_t *ni = realloc(v->ids, nc * sizeof(*ni));
-
-		if (ni == NULL)
-			return 1;
-		v->ids = ni;
-		v->cap = nc;
-	}
-	v->ids[v->n++] = d->id;
+	*root = NULL;
+	*serial = "";
+	if (params == NULL || (*root = json_loads(params, JSON_REJECT_DUPLICATES,
+	    &e)) == NULL || !json_is_object(*root))
+		return -1;
+	id = json_object_get(*root, "cert_id");
+	s = json_object_get(*root, "serial");
+	if (!json_is_integer(id) || json_integer_value(id) <= 0)
+		return -1;
+	*cert_id = json_integer_value(id);
+	if (json_is_string(s))
+		*serial = json_string_value(s);
 	return 0;
 }
 
-/* The committer's idle job: scheduled superseded revocations. */
+/*
+ * The committer's periodic job (every SWEEP_PERIOD_S, and at once again
+ * while its batches come back full; see cq_start): carries out the revoke_superseded events that are due, at
+ * most SWEEP_BATCH of them, in the committer's transaction.  Each
+ * certificate still unrevoked and unexpired is revoked (superseded); the
+ * event is marked done with what happened; one audit row tells the
+ * batch.  Returns 1 when the batch was full (more may be due), 0 when
+ * done, -1 when the store failed (all of it is rolled back and retried
+ * next period).
+ */
 static int
 idle_sweep(struct db *db, void *arg)
 {
-	struct app *a = arg;
-	struct { int64_t *ids; size_t n, cap; } v = { NULL, 0, 0 };
-	time_t now = time(NULL);
-	int rc = 0, total = 0;
+	struct db_sched *ev = NULL;
+	size_t n = 0;
+	int64_t now = (int64_t)time(NULL);
+	json_t *done = NULL, *sum = NULL;
+	char *det = NULL;
+	int rc = -1, revoked = 0;
 
-	if (db_device_foreach(db, "active", NULL, collect_device, &v) !=
+	(void)arg;
+	if (db_sched_due(db, SWEEP_ACTION, now, SWEEP_BATCH, &ev, &n) !=
 	    DB_OK) {
-		free(v.ids);
+		log_err("est: superseded sweep: %s", db_errmsg(db));
 		return -1;
 	}
-	for (size_t i = 0; i < v.n && rc == 0; i++) {
-		int r = enroll_sweep_superseded(a, db, v.ids[i], now);
+	if (n == 0)
+		return 0;
+	if ((done = json_array()) == NULL)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		enum db_revoke_outcome oc = DB_REVOKE_NOT_FOUND;
+		const char *result = "bad_params", *serial;
+		json_t *root;
+		int64_t cid = 0;
 
-		if (r < 0)
-			rc = -1;
-		else
-			total += r;
+		if (sweep_params(ev[i].params, &cid, &serial, &root) == 0) {
+			if (db_cert_revoke_valid(db, cid, now,
+			    CRL_REASON_SUPERSEDED, &oc) != DB_OK) {
+				json_decref(root);
+				goto out;
+			}
+			result = db_revoke_outcome_name(oc);
+			if (oc == DB_REVOKE_DONE) {
+				revoked++;
+				json_array_append_new(done,
+				    json_string(serial));
+			}
+		} else {
+			log_warn("est: scheduled event %lld: bad params, "
+			    "dropped", (long long)ev[i].id);
+		}
+		json_decref(root);
+		if (db_sched_done(db, ev[i].id, now, result) != DB_OK)
+			goto out;
 	}
-	if (rc == 0 && total > 0) {
-		char d[64];
-
-		snprintf(d, sizeof(d), "{\"revoked\":%d}", total);
-		rc = db_audit_append(db, "est", "superseded_revoked", "-", d) ==
-		    DB_OK ? 0 : -1;
+	/* The details: {"revoked":N,"serials":[...],"skipped":M}; "o"
+	 * hands done to the new object, which owns it from here. */
+	if ((sum = json_pack("{s:i, s:i, s:o}", "revoked", revoked,
+	    "skipped", (int)n - revoked, "serials", done)) == NULL) {
+		done = NULL;	/* json_pack consumed it even on failure */
+		goto out;
 	}
-	free(v.ids);
+	done = NULL;
+	if ((det = json_dumps(sum, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		goto out;
+	if (db_audit_append(db, "est", "superseded_revoked", "-", det) != DB_OK)
+		goto out;
+	rc = n == SWEEP_BATCH ? 1 : 0;
+out:
+	if (rc < 0)
+		log_err("est: superseded sweep: %s", db_errmsg(db));
+	free(det);
+	json_decref(sum);
+	json_decref(done);
+	for (size_t i = 0; i < n; i++)
+		db_sched_clear(&ev[i]);
+	free(ev);
 	return rc;
 }
 
@@ -519,7 +580,7 @@ enroll_state_load(struct app *a, struct db *db, char *err, size_t errlen)
 		goto oom;
 	pthread_mutex_init(&s->peers->lock, NULL);
 	if ((s->cq = cq_start(a->db_path, CQ_MAX_BATCH, idle_sweep, a,
-	    SWEEP_IDLE_S, err, errlen)) == NULL)
+	    SWEEP_PERIOD_S, err, errlen)) == NULL)
 		goto fail;
 	sk_X509_pop_free(cas, X509_free);
 	return s;
@@ -602,6 +663,16 @@ task_free(struct enroll_task *t)
 	free(t);
 }
 
+/* The issued certificate's serial as hex, whichever form holds it. */
+static void
+task_serial_hex(const struct enroll_task *t, char *out, size_t len)
+{
+	if (t->recorded)
+		ca_prepared_serial_hex(t->prep, out, len);
+	else
+		serial_hex(t->cert, out, len);
+}
+
 /* Hands t->out to the caller's done function, then frees t. */
 static void
 task_finish(struct enroll_task *t)
@@ -609,6 +680,9 @@ task_finish(struct enroll_task *t)
 	if (t->out.status != ENROLL_OK) {
 		X509_free(t->out.cert);
 		t->out.cert = NULL;
+		OPENSSL_free(t->out.cert_der);
+		t->out.cert_der = NULL;
+		t->out.cert_der_len = 0;
 		EVP_PKEY_free(t->out.key);
 		t->out.key = NULL;
 	}
@@ -731,7 +805,7 @@ issue_apply(struct db *db, void *arg)
 	j->status = ENROLL_FAILED;
 	snprintf(j->reason, sizeof(j->reason), "internal_error");
 	memset(&d, 0, sizeof(d));
-	if (db_device_get_by_id(db, j->device_id, &d) != DB_OK)
+	if (db_device_brief_by_id(db, j->device_id, &d) != DB_OK)
 		goto out;
 	/* Re-checks under the write lock: the decision was made outside. */
 	if (strcmp(d.state, "claimed") != 0 && strcmp(d.state, "active") != 0)
@@ -789,19 +863,12 @@ issue_apply(struct db *db, void *arg)
 	if (strcmp(d.state, "active") != 0 &&
 	    db_device_set_state(db, d.id, "active", NULL) != DB_OK)
 		goto out;
-	/* The new certificate supersedes older ones: revoked now or after
-	 * the profile's grace (then by the committer's idle sweep). */
-	if (j->kind == ENROLL_RE && j->old_cert_id != 0 &&
-	    j->profile->reenroll == CA_REENROLL_REVOKE_SUPERSEDED &&
-	    j->profile->grace_seconds == 0 &&
-	    db_cert_revoke(db, j->old_cert_id, (int64_t)j->now,
-	    CRL_REASON_SUPERSEDED, 0) != DB_OK)
+	/* The new certificate supersedes the one presented: revoked now or
+	 * scheduled for after the profile's grace (supersede_old_cert). */
+	if (supersede_old_cert(db, j->profile, d.id, j->old_cert_id,
+	    (int64_t)j->now) != 0)
 		goto out;
-	if (j->kind == ENROLL_RE &&
-	    enroll_sweep_superseded(a, db, d.id, j->now) < 0)
-		goto out;
-	serial_hex(j->recorded ? ca_prepared_cert(j->prep) : j->cert, serial,
-	    sizeof(serial));
+	task_serial_hex(j, serial, sizeof(serial));
 	snprintf(old, sizeof(old), "%lld", (long long)j->old_cert_id);
 	if ((det = details_json(op, j->peer, NULL, j->profile->name,
 	    serial, j->old_cert_id ? "supersedes_cert_id" : NULL, old)) ==
@@ -842,8 +909,18 @@ issue_done(void *arg, int result)
 	j->out.status = j->status;
 	snprintf(j->out.reason, sizeof(j->out.reason), "%s", j->reason);
 	if (j->status == ENROLL_OK) {
-		if (j->recorded) {
-			j->out.cert = ca_prepared_take(j->prep);
+		if (j->recorded && j->out.key == NULL &&
+		    ca_prepared_der(j->prep, &j->out.cert_der_len) != NULL) {
+			/* DER straight to the answer: no object made. */
+			j->out.cert_der = ca_prepared_take_der(j->prep,
+			    &j->out.cert_der_len);
+		} else if (j->recorded) {
+			/* serverkeygen's encoder wants the object. */
+			if ((j->out.cert = ca_prepared_take(j->prep)) == NULL) {
+				j->out.status = ENROLL_FAILED;
+				snprintf(j->out.reason, sizeof(j->out.reason),
+				    "internal_error");
+			}
 		} else {
 			j->out.cert = j->cert;
 			j->cert = NULL;
@@ -963,6 +1040,7 @@ void
 enroll_out_clear(struct enroll_out *o)
 {
 	X509_free(o->cert);
+	OPENSSL_free(o->cert_der);
 	EVP_PKEY_free(o->key);
 	memset(o, 0, sizeof(*o));
 }

@@ -123,13 +123,18 @@ struct enroll_in {
 struct enroll_out {
 	enum enroll_status status;
 	char reason[64];		/* stable snake_case code */
-	X509 *cert;			/* issued; caller frees */
+	X509 *cert;			/* issued (serverkeygen, fallback);
+					 * caller frees */
+	unsigned char *cert_der;	/* issued, as DER, when cert is NULL
+					 * (the usual case); OPENSSL_free */
+	size_t cert_der_len;
 	EVP_PKEY *key;			/* serverkeygen's key; caller frees */
 };
 
 /*
  * The answer to one enrollment.  out is lent for the call: done may take
- * out->cert and out->key (setting them NULL); the rest is freed after it
+ * out->cert, out->cert_der and out->key (setting them NULL); the rest is
+ * freed after it
  * returns.  Runs on the committer thread (after the commit), or on the
  * caller's thread inside enroll_start when it failed before anything was
  * queued; it must not block either way.
@@ -154,14 +159,5 @@ void enroll_out_clear(struct enroll_out *o);
 void enroll_refuse(struct app *a, const char *op, const char *peer,
     const char *reason, STACK_OF(X509) *chain, enum enroll_status st,
     enroll_done_fn done, void *arg);
-
-/*
- * Revokes (reason superseded) every unrevoked certificate of every device
- * that has a newer one issued at least grace_seconds ago, where the
- * older certificate's profile says revoke_superseded.  Runs in the
- * caller's transaction.  Returns the count revoked, or -1.
- */
-int enroll_sweep_superseded(struct app *a, struct db *db, int64_t device_id,
-    time_t now);
 
 #endif

@@ -121,7 +121,14 @@ answer_enroll(struct http_resp *resp, struct enroll_out *o)
 		resp->free_arg = s;
 		return;
 	}
-	if (est_cert_encode(o->cert, &body, &len) != EST_OK) {
+	if (o->cert == NULL && o->cert_der != NULL) {
+		const unsigned char *d = o->cert_der;
+
+		e = est_certs_der_encode(&d, &o->cert_der_len, 1, &body, &len);
+	} else {
+		e = est_cert_encode(o->cert, &body, &len);
+	}
+	if (e != EST_OK) {
 		http_resp_text(resp, 500, "cannot encode the certificate");
 		return;
 	}

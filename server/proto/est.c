@@ -401,6 +401,95 @@ est_certs_encode(STACK_OF(X509) *certs, char **body, size_t *len)
 	return rc;
 }
 
+/* Octets of a DER header (one tag octet) for content of len octets. */
+static size_t
+hdr_len(size_t len)
+{
+	size_t n = 2;
+
+	for (size_t l = len; len >= 0x80 && l != 0; l >>= 8)
+		n++;
+	return n;
+}
+
+/* Writes a header for len content octets at p; returns the octets. */
+static size_t
+hdr_put(unsigned char *p, unsigned char tag, size_t len)
+{
+	size_t n = hdr_len(len), i;
+
+	p[0] = tag;
+	if (n == 2) {
+		p[1] = (unsigned char)len;
+		return n;
+	}
+	p[1] = (unsigned char)(0x80 | (n - 2));
+	for (i = n - 1; i >= 2; i--, len >>= 8)
+		p[i] = (unsigned char)len;
+	return n;
+}
+
+enum est_err
+est_certs_der_encode(const unsigned char *const *ders, const size_t *lens,
+    size_t n, char **body, size_t *len)
+{
+	/* id-signedData, and the version, empty digestAlgorithms SET and
+	 * encapContentInfo { id-data } without content that follow it. */
+	static const unsigned char oid_signed[] = { 0x06, 0x09, 0x2a, 0x86,
+		0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02 };
+	static const unsigned char head[] = { 0x02, 0x01, 0x01, 0x31, 0x00,
+		0x30, 0x0b, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d,
+		0x01, 0x07, 0x01 };
+	static const unsigned char no_signers[] = { 0x31, 0x00 };
+	unsigned char *der = NULL, *p;
+	size_t certs = 0, sd, exp, ci, elen;
+	enum est_err rc;
+
+	*body = NULL;
+	*len = 0;
+	if (ders == NULL || lens == NULL || n == 0 || n > 64)
+		return EST_ERR_ARG;
+	for (size_t i = 0; i < n; i++) {
+		/* Each one DER element (ours, but checked: cheap). */
+		if (ders[i] == NULL || lens[i] == 0 || lens[i] > (1u << 20) ||
+		    der_check_one(ders[i], lens[i], &elen) != EST_OK)
+			return EST_ERR_ARG;
+		certs += lens[i];
+	}
+	/*
+	 * ContentInfo { id-signedData, [0] EXPLICIT SignedData { version 1,
+	 * digestAlgorithms {}, encapContentInfo { id-data }, [0] IMPLICIT
+	 * certificates, signerInfos {} } } (RFC 5652 section 5.1; the
+	 * degenerate certs-only form of RFC 7030 4.1.3), laid out exactly as
+	 * OpenSSL's PKCS7 encoder does.
+	 */
+	sd = sizeof(head) + hdr_len(certs) + certs + sizeof(no_signers);
+	exp = hdr_len(sd) + sd;
+	ci = sizeof(oid_signed) + hdr_len(exp) + exp;
+	if ((der = malloc(hdr_len(ci) + ci)) == NULL) {
+		log_err("est: out of memory encoding certificates");
+		return EST_ERR_INTERNAL;
+	}
+	p = der;
+	p += hdr_put(p, 0x30, ci);
+	memcpy(p, oid_signed, sizeof(oid_signed));
+	p += sizeof(oid_signed);
+	p += hdr_put(p, 0xa0, exp);
+	p += hdr_put(p, 0x30, sd);
+	memcpy(p, head, sizeof(head));
+	p += sizeof(head);
+	p += hdr_put(p, 0xa0, certs);
+	for (size_t i = 0; i < n; i++) {
+		memcpy(p, ders[i], lens[i]);
+		p += lens[i];
+	}
+	memcpy(p, no_signers, sizeof(no_signers));
+	p += sizeof(no_signers);
+	rc = der_to_body(der, (size_t)(p - der), body, len);
+	free(der);
+	return rc;
+}
+
 enum est_err
 est_cert_encode(X509 *cert, char **body, size_t *len)
 {

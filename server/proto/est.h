@@ -112,6 +112,14 @@ enum est_err est_certs_encode(STACK_OF(X509) *certs, char **body,
     size_t *len);
 /* Convenience for one certificate (the enroll response). */
 enum est_err est_cert_encode(X509 *cert, char **body, size_t *len);
+/*
+ * The same from n (1..64) DER certificates (ders[i] of lens[i] octets,
+ * borrowed), written directly: the bytes est_certs_encode gives for the
+ * same certificates, without PKCS7 or X509 objects (the enroll hot
+ * path).  Each must be one DER element (EST_ERR_ARG otherwise).
+ */
+enum est_err est_certs_der_encode(const unsigned char *const *ders,
+    const size_t *lens, size_t n, char **body, size_t *len);
 
 /*
  * Client side: the reverse.  On EST_OK *out is a new stack the caller

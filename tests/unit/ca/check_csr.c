@@ -173,6 +173,22 @@ START_TEST(test_good_fast)
 	ck_assert_int_eq(EVP_Digest(spki, (size_t)n, h, NULL, EVP_sha256(),
 	    NULL), 1);
 	ck_assert_mem_eq(md, h, 32);
+	/* The SPKI lent to the certificate is the request's, and the key
+	 * made from the point (parameters copied from the per-curve key)
+	 * encodes to the same bytes, on any thread's first use too. */
+	{
+		const unsigned char *sd = NULL;
+		unsigned char *k2 = NULL;
+		size_t sl = 0;
+		int n2;
+
+		ck_assert_int_eq(ca_csr_spki_der(c, &sd, &sl), 0);
+		ck_assert_uint_eq(sl, (size_t)n);
+		ck_assert_mem_eq(sd, spki, sl);
+		ck_assert_int_eq(n2 = i2d_PUBKEY(ca_csr_key(c), &k2), n);
+		ck_assert_mem_eq(k2, spki, (size_t)n2);
+		OPENSSL_free(k2);
+	}
 	ca_csr_free(c);
 	OPENSSL_free(spki);
 	OPENSSL_free(der);
@@ -194,6 +210,14 @@ START_TEST(test_slow_types)
 	ck_assert_int_eq(ca_csr_parse(der, len, &c), CA_OK);
 	ck_assert_int_eq(ca_csr_sig_ok(c), 1);
 	ck_assert_ptr_nonnull(ca_csr_req(c));
+	{
+		const unsigned char *sd = NULL;
+		size_t sl = 0;
+
+		/* The slow path lends no SPKI bytes. */
+		ck_assert_int_eq(ca_csr_spki_der(c, &sd, &sl), -1);
+		ck_assert_int_eq(ca_csr_spki_der(NULL, &sd, &sl), -1);
+	}
 	ca_csr_free(c);
 	OPENSSL_free(der);
 

@@ -15,7 +15,9 @@
 #include "common/fileio.h"
 #include "db/db.h"
 #include "ca/ca.h"
+#include "ca/csr.h"
 #include "ca/profile.h"
+#include "common/der.h"
 #include "ca/x509util.h"
 #include "ca_testutil.h"
 
@@ -486,6 +488,353 @@ START_TEST(test_other_ca_types)
 }
 END_TEST
 
+/* ---- the hand-built DER path against the object path ----------------- */
+
+/* The TBSCertificate TLV of a certificate DER, and the offset of its
+ * 16 serial octets inside it. */
+static void
+tbs_of(const unsigned char *der, size_t len, const unsigned char **tbs,
+    size_t *tbslen, size_t *serial_off)
+{
+	const unsigned char *p = der, *v, *q, *sv;
+	size_t vlen, sn;
+
+	ck_assert(der_expect(&p, der + len, 0x30, NULL, NULL, &v, &vlen));
+	ck_assert(p == der + len);
+	p = v;
+	ck_assert(der_expect(&p, v + vlen, 0x30, tbs, tbslen, &q, &vlen));
+	ck_assert(der_expect(&q, q + vlen, 0xa0, NULL, NULL, NULL, NULL));
+	ck_assert(der_expect(&q, *tbs + *tbslen, 0x02, NULL, NULL, &sv, &sn));
+	ck_assert_uint_eq(sn, 16);
+	*serial_off = (size_t)(sv - *tbs);
+}
+
+/* A prepared certificate for c; the DER path when der_path. */
+static struct ca_prepared *
+prepare(const struct ca_csr *c, const char *uid, const char *owner,
+    int der_path)
+{
+	struct ca_issue_req req = { NULL, uid, owner, 0, NULL, c };
+	struct ca_prepared *p = NULL;
+	enum ca_err e;
+
+	ca_issue_der_path = der_path;
+	e = ca_issue_prepare(signer, prof, &req, 0, &p);
+	ca_issue_der_path = 1;
+	ck_assert_msg(e == CA_OK, "prepare: %s", ca_err_name(e));
+	return p;
+}
+
+static void
+write_file(const char *path, const unsigned char *d, size_t n, int pem)
+{
+	FILE *f = fopen(path, "w");
+	const unsigned char *q = d;
+	X509 *x;
+
+	ck_assert_ptr_nonnull(f);
+	if (pem) {
+		ck_assert_ptr_nonnull(x = d2i_X509(NULL, &q, (long)n));
+		ck_assert_int_eq(PEM_write_X509(f, x), 1);
+		X509_free(x);
+	} else {
+		ck_assert_uint_eq(fwrite(d, 1, n, f), n);
+	}
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/*
+ * For many requests (EC keys on both curves, names with characters that
+ * need care, no owner, Freshest CRL on and off) under every CA key type:
+ * the DER path's TBSCertificate equals the object path's byte for byte
+ * once the (random) serial is set aside, the signature algorithm is the
+ * same, the signature verifies, the chain verifies, and the openssl
+ * command line reads and verifies the certificate.
+ */
+START_TEST(test_der_path_equal)
+{
+	/* Names OpenSSL must escape or type-check go through a profile
+	 * without a SAN (a DNS name could not hold them); one without a
+	 * subject makes the SAN critical (RFC 5280 4.2.1.6). */
+	static const char *const uids[] = { UID, "dev-1", "a,b+c=d",
+		" lead", "x\\y\"z", "#hash", "semi;colon<>" };
+	static const char *const owners[] = { OWNER, "example.org", NULL };
+	static const char nosan[] = "{\"kind\": \"profile\", \"name\": "
+	    "\"nosan\", \"validity_days\": 30, \"key_types\": [\"p256\", "
+	    "\"p384\"], \"subject\": [{\"type\": \"CN\", \"value\": "
+	    "\"{uid}\"}, {\"type\": \"serialNumber\", \"value\": \"42\"},"
+	    " {\"type\": \"C\", \"value\": \"DE\"}], \"key_usage\": "
+	    "[\"digitalSignature\"]}";
+	static const char nosubj[] = "{\"kind\": \"profile\", \"name\": "
+	    "\"nosubj\", \"validity_days\": 3650, \"key_types\": "
+	    "[\"p256\", \"p384\"], \"san\": [{\"type\": \"dns\", "
+	    "\"value\": \"{uid}.example\"}, {\"type\": \"uri\", "
+	    "\"value\": \"urn:x:{uid}\"}], \"key_usage\": "
+	    "[\"digitalSignature\", \"keyAgreement\"], "
+	    "\"extended_key_usage\": [\"clientAuth\", \"serverAuth\"]}";
+	struct ca_profile *profs[3];
+	const enum ca_key_type cat[] = { CA_KEY_P256, CA_KEY_P384,
+		CA_KEY_RSA3072, CA_KEY_ED25519 };
+	EVP_PKEY *keys[2];
+	char leaf[128], cmd[1024];
+
+	if (_i != 0) {
+		teardown();
+		setup_type(cat[_i]);
+	}
+	keys[0] = ca_key_generate(CA_KEY_P256);
+	keys[1] = ca_key_generate(CA_KEY_P384);
+	profs[0] = prof;
+	profs[1] = parse_profile(nosan);
+	profs[2] = parse_profile(nosubj);
+	for (int n = 0; n < 63; n++) {
+		X509_REQ *r = tu_csr(keys[n % 2], "whatever");
+		unsigned char *rd = NULL, *t2 = NULL;
+		int rl = i2d_X509_REQ(r, &rd);
+		const char *uid = uids[n % 7], *owner = owners[n % 3];
+		struct ca_csr *c = NULL;
+		struct ca_prepared *p1, *p2;
+		const unsigned char *d1, *d2, *tb1, *tb2, *q;
+		size_t l1, l2, tl1, tl2, so1, so2;
+		char hex[40], hex2[40];
+		X509 *x1;
+
+		prof = profs[n % 3];
+		if (prof != profs[1] && n % 7 > 1)
+			uid = n % 2 ? "dev-7" : "X";
+		if (n == 31)
+			ck_assert_int_eq(ca_signer_set_freshest(signer,
+			    BASE "/crl/delta.crl"), 0);
+		ck_assert_int_gt(rl, 0);
+		ck_assert_int_eq(ca_csr_parse(rd, (size_t)rl, &c), CA_OK);
+		ck_assert(ca_csr_is_fast(c));
+		if (owner == NULL && prof == profs[0])
+			owner = "o.example";
+		p1 = prepare(c, uid, owner, 1);
+		p2 = prepare(c, uid, owner, 0);
+		/* The DER path made no object; the object path did. */
+		ck_assert_ptr_null(ca_prepared_cert(p1));
+		ck_assert_ptr_nonnull(ca_prepared_cert(p2));
+		ck_assert_ptr_nonnull(d1 = ca_prepared_der(p1, &l1));
+		ck_assert_ptr_nonnull(d2 = ca_prepared_der(p2, &l2));
+		tbs_of(d1, l1, &tb1, &tl1, &so1);
+		tbs_of(d2, l2, &tb2, &tl2, &so2);
+		ck_assert_uint_eq(tl1, tl2);
+		ck_assert_uint_eq(so1, so2);
+		ck_assert_ptr_nonnull(t2 = OPENSSL_memdup(tb2, tl2));
+		memcpy(t2 + so2, tb1 + so1, 16);
+		ck_assert_msg(memcmp(tb1, t2, tl1) == 0, "TBS differs (CA %d, "
+		    "request %d)", _i, n);
+		/* Outer signatureAlgorithm: the bytes after the TBS. */
+		q = tb1 + tl1;
+		ck_assert_int_eq(memcmp(q, tb2 + tl2, 2 + q[1]), 0);
+		/* The serial as hex, both ways. */
+		ca_prepared_serial_hex(p1, hex, sizeof(hex));
+		q = d1;
+		ck_assert_ptr_nonnull(x1 = d2i_X509(NULL, &q, (long)l1));
+		ck_assert(q == d1 + l1);
+		{
+			const ASN1_INTEGER *sn = X509_get0_serialNumber(x1);
+
+			for (int i = 0; i < sn->length; i++)
+				snprintf(hex2 + 2 * i, 3, "%02x", sn->data[i]);
+		}
+		ck_assert_str_eq(hex, hex2);
+		ck_assert_int_eq(X509_verify(x1, X509_get0_pubkey(
+		    ca_signer_cert(signer))), 1);
+		ck_assert_int_eq(verify(x1), 1);
+		ck_assert_int_eq(EVP_PKEY_eq(X509_get0_pubkey(x1),
+		    keys[n % 2]), 1);
+		if (n < 4) {
+			snprintf(leaf, sizeof(leaf), "%s/leaf.pem", dir);
+			write_file(leaf, d1, l1, 1);
+			snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout "
+			    "-text >/dev/null 2>&1 && openssl verify -CAfile "
+			    "%s/certs/root_ca.pem -untrusted "
+			    "%s/certs/issuing_ca.pem %s >/dev/null 2>&1",
+			    leaf, dir, dir, leaf);
+			ck_assert_msg(system(cmd) == 0, "%s", cmd);
+		}
+		X509_free(x1);
+		OPENSSL_free(t2);
+		ca_prepared_free(p1);
+		ca_prepared_free(p2);
+		ca_csr_free(c);
+		OPENSSL_free(rd);
+		X509_REQ_free(r);
+	}
+	prof = profs[0];
+	ca_profile_free(profs[1]);
+	ca_profile_free(profs[2]);
+	EVP_PKEY_free(keys[0]);
+	EVP_PKEY_free(keys[1]);
+}
+END_TEST
+
+/* X509_NAME_print_ex(XN_FLAG_RFC2253) of n, truncated to outlen. */
+static void
+print_2253(X509_NAME *n, char *out, size_t outlen)
+{
+	BIO *b = BIO_new(BIO_s_mem());
+	char *data;
+	long len;
+
+	ck_assert_ptr_nonnull(b);
+	ck_assert_int_ge(X509_NAME_print_ex(b, n, 0, XN_FLAG_RFC2253), 0);
+	len = BIO_get_mem_data(b, &data);
+	snprintf(out, outlen, "%.*s", (int)len, len > 0 ? data : "");
+	BIO_free(b);
+}
+
+static void
+same_2253(X509_NAME *n, size_t outlen)
+{
+	char want[1100], got[1100];
+
+	ck_assert_uint_le(outlen, sizeof(got));
+	print_2253(n, want, outlen);
+	memset(got, 'x', sizeof(got));
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, got, outlen), 0);
+	ck_assert_str_eq(got, want);
+}
+
+/* The BIO-less RFC 2253 line equals OpenSSL's for every printable
+ * character at the start, inside and at the end of a value of each
+ * string type, several RDNs, truncation and the empty name; it declines
+ * what it does not print the same way. */
+START_TEST(test_name_rfc2253)
+{
+	static const int types[] = { V_ASN1_UTF8STRING, V_ASN1_IA5STRING,
+		V_ASN1_PRINTABLESTRING };
+	X509_NAME *n;
+	char v[8], out[64];
+
+	for (int c = 0x20; c <= 0x7e; c++) {
+		for (size_t t = 0; t < 3; t++) {
+			n = X509_NAME_new();
+			snprintf(v, sizeof(v), "%c", c);
+			ck_assert_int_eq(X509_NAME_add_entry_by_NID(n,
+			    NID_commonName, types[t], (unsigned char *)v, -1,
+			    -1, 0), 1);
+			snprintf(v, sizeof(v), "%ca%cb%c", c, c, c);
+			ck_assert_int_eq(X509_NAME_add_entry_by_NID(n,
+			    NID_organizationName, types[t], (unsigned char *)v,
+			    -1, -1, 0), 1);
+			ck_assert_int_eq(X509_NAME_add_entry_by_NID(n,
+			    NID_serialNumber, types[t], (unsigned char *)"1 2",
+			    -1, -1, 0), 1);
+			same_2253(n, 256);
+			same_2253(n, 5);
+			same_2253(n, 1);
+			X509_NAME_free(n);
+		}
+	}
+	n = X509_NAME_new();
+	same_2253(n, 16);				/* empty */
+	ck_assert_int_eq(X509_NAME_add_entry_by_txt(n, "CN",
+	    V_ASN1_UTF8STRING, (unsigned char *)"", 0, -1, 0), 1);
+	same_2253(n, 16);				/* empty value */
+	X509_NAME_free(n);
+	/* Declined: non-ASCII, a control character, multi-valued RDN, a
+	 * BMPString, an attribute OpenSSL has no name for. */
+	n = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (unsigned char *)"caf\xc3\xa9", -1, -1, 0);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	X509_NAME_free(n);
+	n = X509_NAME_new();
+	X509_NAME_add_entry_by_NID(n, NID_commonName, V_ASN1_UTF8STRING,
+	    (unsigned char *)"a\tb", -1, -1, 0);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	X509_NAME_free(n);
+	n = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_UTF8,
+	    (unsigned char *)"a", -1, -1, 0);
+	X509_NAME_add_entry_by_txt(n, "O", MBSTRING_UTF8,
+	    (unsigned char *)"b", -1, -1, -1);	/* same RDN as CN */
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	X509_NAME_free(n);
+	n = X509_NAME_new();
+	X509_NAME_add_entry_by_txt(n, "CN", V_ASN1_BMPSTRING,
+	    (unsigned char *)"\0a", 2, -1, 0);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	X509_NAME_free(n);
+	n = X509_NAME_new();
+	ck_assert_int_eq(X509_NAME_add_entry_by_txt(n, "1.2.3.4.5.6.7",
+	    V_ASN1_UTF8STRING, (unsigned char *)"a", -1, -1, 0), 1);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, 0), -1);
+	X509_NAME_free(n);
+	/* Long: past the formatter's own buffer, declined. */
+	n = X509_NAME_new();
+	for (int i = 0; i < 20; i++)
+		X509_NAME_add_entry_by_NID(n, NID_organizationalUnitName,
+		    V_ASN1_UTF8STRING, (unsigned char *)"0123456789012345678901"
+		    "23456789012345678901234567890123456789012345678901234567"
+		    "89", -1, -1, 0);
+	ck_assert_int_eq(ca_x509_name_rfc2253(n, out, sizeof(out)), -1);
+	X509_NAME_free(n);
+	ERR_clear_error();
+}
+END_TEST
+
+/* The DER path through record, take and take_der. */
+START_TEST(test_der_path_record)
+{
+	EVP_PKEY *key = ca_key_generate(CA_KEY_P256);
+	X509_REQ *r = tu_csr(key, "x");
+	unsigned char *rd = NULL, *d;
+	int rl = i2d_X509_REQ(r, &rd);
+	struct ca_csr *c = NULL;
+	struct ca_prepared *p;
+	struct db_cert row;
+	int64_t id = 0;
+	size_t l;
+	X509 *x;
+
+	ck_assert_int_eq(ca_csr_parse(rd, (size_t)rl, &c), CA_OK);
+	p = prepare(c, UID, OWNER, 1);
+	ck_assert_int_eq(db_begin(db), DB_OK);
+	ck_assert_int_eq(ca_issue_record(p, db, &id), CA_OK);
+	ck_assert_int_eq(db_commit(db), DB_OK);
+	ck_assert_int_gt(id, 0);
+	ck_assert_ptr_nonnull(d = ca_prepared_take_der(p, &l));
+	ck_assert_ptr_null(ca_prepared_der(p, &l));
+	ck_assert_ptr_null(ca_prepared_take_der(p, &l));
+	ck_assert_ptr_null(ca_prepared_take(p));
+	ck_assert_int_eq(ca_issue_record(p, db, NULL), CA_ERR_INTERNAL);
+	{
+		const unsigned char *q = d;
+		const ASN1_INTEGER *sn;
+
+		ck_assert_ptr_nonnull(x = d2i_X509(NULL, &q, (long)l));
+		sn = X509_get0_serialNumber(x);
+		ck_assert_int_eq(db_cert_get_by_serial(db, sn->data,
+		    (size_t)sn->length, &row), DB_OK);
+		ck_assert_uint_eq(row.der_len, l);
+		ck_assert_int_eq(memcmp(row.der, d, l), 0);
+		ck_assert_ptr_nonnull(strstr(row.subject, "CN=" UID));
+		db_cert_clear(&row);
+		X509_free(x);
+	}
+	OPENSSL_free(d);
+	ca_prepared_free(p);
+	/* take() decodes an object from the DER. */
+	p = prepare(c, UID, OWNER, 1);
+	ck_assert_ptr_nonnull(x = ca_prepared_take(p));
+	ck_assert_int_eq(verify(x), 1);
+	ck_assert_ptr_null(ca_prepared_take(p));
+	ck_assert_ptr_null(ca_prepared_der(p, &l));
+	X509_free(x);
+	ca_prepared_free(p);
+	ca_prepared_serial_hex(NULL, (char[4]){ 0 }, 4);
+	ca_csr_free(c);
+	OPENSSL_free(rd);
+	X509_REQ_free(r);
+	EVP_PKEY_free(key);
+}
+END_TEST
+
 /* ---- refusals -------------------------------------------------------- */
 
 static void
@@ -807,6 +1156,9 @@ issue_suite(void)
 	tcase_add_loop_test(core, test_other_ca_types, 0, 3);
 	tcase_add_test(core, test_signer_getters);
 	tcase_add_test(core, test_threads);
+	tcase_add_loop_test(core, test_der_path_equal, 0, 4);
+	tcase_add_test(core, test_der_path_record);
+	tcase_add_test(core, test_name_rfc2253);
 	suite_add_tcase(s, core);
 
 	tcase_add_checked_fixture(bad, setup, teardown);

@@ -6,6 +6,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <check.h>
 #include <openssl/err.h>
@@ -383,6 +384,117 @@ START_TEST(certs_only)
 }
 END_TEST
 
+/* DER of x; caller frees with OPENSSL_free(). */
+static unsigned char *
+cert_der(X509 *x, size_t *len)
+{
+	unsigned char *d = NULL;
+	int n = i2d_X509(x, &d);
+
+	ck_assert_int_gt(n, 0);
+	*len = (size_t)n;
+	return d;
+}
+
+/*
+ * The hand-written certs-only message equals the PKCS7 encoder's byte for
+ * byte, for one, two and many certificates of sizes that move the length
+ * octets across the 1-, 2- and 3-octet forms; openssl pkcs7 reads it.
+ */
+START_TEST(certs_der_equal)
+{
+	EVP_PKEY *k = make_key();
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	const unsigned char *ders[40];
+	unsigned char *own[40];
+	size_t lens[40];
+	char *b1, *b2, path[64], cmd[256];
+	size_t l1, l2;
+	FILE *f;
+	int fd;
+
+	for (int i = 0; i < 40; i++) {
+		X509 *x = make_cert(k, i % 2 ? "issuing" : "root", i + 1);
+
+		ck_assert_int_gt(sk_X509_push(sk, x), 0);
+		own[i] = cert_der(x, &lens[i]);
+		ders[i] = own[i];
+	}
+	for (size_t n = 1; n <= 40; n += (n < 3 ? 1 : 9)) {
+		STACK_OF(X509) *part = sk_X509_new_null();
+
+		for (size_t i = 0; i < n; i++)
+			sk_X509_push(part, sk_X509_value(sk, (int)i));
+		ck_assert_int_eq(est_certs_encode(part, &b1, &l1), EST_OK);
+		ck_assert_int_eq(est_certs_der_encode(ders, lens, n, &b2, &l2),
+		    EST_OK);
+		ck_assert_uint_eq(l1, l2);
+		ck_assert_msg(memcmp(b1, b2, l1) == 0, "differs for %zu", n);
+		if (n == 2) {
+			snprintf(path, sizeof(path), "/tmp/est-codec-XXXXXX");
+			ck_assert_int_ge(fd = mkstemp(path), 0);
+			ck_assert_ptr_nonnull(f = fdopen(fd, "w"));
+			/* The body may end in its own CRLF: no blank line
+			 * before the END line (PEM would stop there). */
+			while (l2 > 0 && (b2[l2 - 1] == '\n' ||
+			    b2[l2 - 1] == '\r'))
+				l2--;
+			fprintf(f, "-----BEGIN PKCS7-----\n%.*s\n"
+			    "-----END PKCS7-----\n", (int)l2, b2);
+			fclose(f);
+			snprintf(cmd, sizeof(cmd), "openssl pkcs7 -in %s "
+			    "-print_certs -noout 2>/dev/null | grep -c "
+			    "'^subject=' | grep -qx 2", path);
+			ck_assert_msg(system(cmd) == 0, "%s", cmd);
+			unlink(path);
+		}
+		free(b1);
+		free(b2);
+		sk_X509_free(part);
+	}
+	for (int i = 0; i < 40; i++)
+		OPENSSL_free(own[i]);
+	sk_X509_pop_free(sk, X509_free);
+	EVP_PKEY_free(k);
+}
+END_TEST
+
+START_TEST(certs_der_bad)
+{
+	static const unsigned char junk[] = { 0x30, 0x03, 0x02, 0x01 };
+	static const unsigned char trailing[] = { 0x30, 0x00, 0x00 };
+	static const unsigned char ok[] = { 0x30, 0x00 };
+	const unsigned char *d[2] = { ok, NULL };
+	size_t l[2] = { sizeof(ok), 0 }, len = 7;
+	char *body = (char *)1;
+
+	ck_assert_int_eq(est_certs_der_encode(NULL, l, 1, &body, &len),
+	    EST_ERR_ARG);
+	ck_assert_ptr_null(body);
+	ck_assert_uint_eq(len, 0);
+	ck_assert_int_eq(est_certs_der_encode(d, NULL, 1, &body, &len),
+	    EST_ERR_ARG);
+	ck_assert_int_eq(est_certs_der_encode(d, l, 0, &body, &len),
+	    EST_ERR_ARG);
+	ck_assert_int_eq(est_certs_der_encode(d, l, 65, &body, &len),
+	    EST_ERR_ARG);
+	ck_assert_int_eq(est_certs_der_encode(d, l, 2, &body, &len),
+	    EST_ERR_ARG);			/* NULL second */
+	d[0] = junk;
+	l[0] = sizeof(junk);
+	ck_assert_int_eq(est_certs_der_encode(d, l, 1, &body, &len),
+	    EST_ERR_ARG);			/* truncated */
+	d[0] = trailing;
+	l[0] = sizeof(trailing);
+	ck_assert_int_eq(est_certs_der_encode(d, l, 1, &body, &len),
+	    EST_ERR_ARG);			/* trailing octet */
+	l[0] = 0;
+	ck_assert_int_eq(est_certs_der_encode(d, l, 1, &body, &len),
+	    EST_ERR_ARG);			/* empty */
+	ck_assert_ptr_null(body);
+}
+END_TEST
+
 START_TEST(certs_bad)
 {
 	STACK_OF(X509) *sk = sk_X509_new_null(), *back = NULL;
@@ -700,6 +812,8 @@ est_codec_suite(void)
 	tcase_add_test(core, err_strings);
 	tcase_add_test(core, certs_only);
 	tcase_add_test(core, certs_bad);
+	tcase_add_test(core, certs_der_equal);
+	tcase_add_test(core, certs_der_bad);
 	tcase_add_test(core, csrattrs_encode);
 	tcase_add_test(core, csrattrs_set_order_and_errors);
 	tcase_add_test(core, serverkeygen_roundtrip);
