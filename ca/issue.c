@@ -20,6 +20,7 @@
 #include <openssl/params.h>
 #include <openssl/x509v3.h>
 
+#include "common/b64.h"
 #include "common/der.h"
 #include "common/log.h"
 #include "db/db.h"
@@ -1223,16 +1224,12 @@ ca_prepared_take_der(struct ca_prepared *p, size_t *len)
 void
 ca_prepared_serial_hex(const struct ca_prepared *p, char *out, size_t len)
 {
-	size_t o = 0;
-
 	if (len == 0)
 		return;
-	out[0] = '\0';
 	if (p == NULL)
-		return;
-	for (size_t i = 0; i < p->row.serial_len && o + 3 <= len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%02x",
-		    p->row.serial[i]);
+		out[0] = '\0';
+	else
+		hex_lower(p->row.serial, p->row.serial_len, out, len);
 }
 
 enum ca_err
@@ -1348,8 +1345,7 @@ ca_issue_record(struct ca_prepared *p, struct db *db, int64_t *cert_id)
 	if (log_get_level() >= LOG_LVL_INFO) {
 		char hex[2 * CA_SERIAL_LEN + 1];
 
-		for (size_t i = 0; i < CA_SERIAL_LEN; i++)
-			snprintf(hex + 2 * i, 3, "%02x", p->t.serial[i]);
+		hex_lower(p->t.serial, CA_SERIAL_LEN, hex, sizeof(hex));
 		log_info("issued serial %s profile %s uid %s device %lld",
 		    hex, p->prof->name, p->req.uid,
 		    (long long)p->req.device_id);

@@ -194,3 +194,19 @@ b64url_encode(const unsigned char *in, size_t len, size_t *outlen)
 {
 	return encode(in, len, url_alpha, 0, 0, outlen);
 }
+
+size_t
+hex_lower(const unsigned char *in, size_t len, char *out, size_t outlen)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (outlen == 0)
+		return 0;
+	for (size_t i = 0; i < len && o + 3 <= outlen; i++) {
+		out[o++] = digits[in[i] >> 4];
+		out[o++] = digits[in[i] & 0x0f];
+	}
+	out[o] = '\0';
+	return o;
+}

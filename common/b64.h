@@ -26,4 +26,10 @@ char *b64_encode(const unsigned char *in, size_t len, int wrap,
     size_t *outlen);
 char *b64url_encode(const unsigned char *in, size_t len, size_t *outlen);
 
+/* Lower-case hex of in[0..len) into out (NUL-terminated); stops at whole
+ * bytes when out (outlen bytes) is too short.  Returns the characters
+ * written. */
+size_t hex_lower(const unsigned char *in, size_t len, char *out,
+    size_t outlen);
+
 #endif

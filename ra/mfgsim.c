@@ -317,8 +317,7 @@ sim_uid(const struct mfgsim *sim, unsigned int n, char out[19])
 	    (unsigned char)(n >> 24), (unsigned char)(n >> 16),
 	    (unsigned char)(n >> 8), (unsigned char)n, 0x01 };
 
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
+	hex_lower(b, sizeof(b), out, 19);
 }
 
 /* JWS signature (RFC 7518 3.4 raw r||s, b64url) over prot "." pay. */

@@ -22,6 +22,7 @@
 #include "ca/ca.h"
 #include "ca/csr.h"
 #include "ca/profile.h"
+#include "common/b64.h"
 #include "common/log.h"
 #include "db/db.h"
 #include "ra/decide.h"
@@ -88,11 +89,11 @@ static void
 serial_hex(X509 *x, char *out, size_t len)
 {
 	const ASN1_INTEGER *s = X509_get0_serialNumber(x);
-	size_t o = 0;
 
-	out[0] = '\0';
-	for (int i = 0; s != NULL && i < s->length && o + 3 <= len; i++)
-		o += (size_t)snprintf(out + o, len - o, "%02x", s->data[i]);
+	if (s == NULL)
+		out[0] = '\0';
+	else
+		hex_lower(s->data, (size_t)s->length, out, len);
 }
 
 /* A one-line subject of the leaf, for audit rows about unknown peers. */
@@ -148,7 +149,7 @@ supersede_old_cert(struct db *db, const struct ca_profile *p,
 {
 	unsigned char serial[DB_SERIAL_MAX];
 	char params[128], hex[2 * DB_SERIAL_MAX + 1];
-	size_t sl = 0, o = 0;
+	size_t sl = 0;
 	int r;
 
 	if (old_cert_id == 0 || p->reenroll != CA_REENROLL_REVOKE_SUPERSEDED)
@@ -162,10 +163,7 @@ supersede_old_cert(struct db *db, const struct ca_profile *p,
 	 * audit row; the sweep acts on the id. */
 	if (db_cert_serial_by_id(db, old_cert_id, serial, &sl) != DB_OK)
 		return -1;
-	hex[0] = '\0';
-	for (size_t i = 0; i < sl; i++)
-		o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x",
-		    serial[i]);
+	hex_lower(serial, sl, hex, sizeof(hex));
 	snprintf(params, sizeof(params), "{\"cert_id\":%lld,\"serial\":\"%s\"}",
 	    (long long)old_cert_id, hex);
 	return db_sched_insert(db, device_id, SWEEP_ACTION, params,
@@ -197,8 +195,8 @@ sweep_params(const char *params, int64_t *cert_id, const char **serial,
 
 /*
  * The committer's periodic job (every SWEEP_PERIOD_S, and at once again
- * while its batches come back full; see cq_start): carries out the revoke_superseded events that are due, at
- * most SWEEP_BATCH of them, in the committer's transaction.  Each
+ * while its batches come back full; see cq_start): carries out the
+ * revoke_superseded events that are due, at most SWEEP_BATCH of them, in the committer's transaction.  Each
  * certificate still unrevoked and unexpired is revoked (superseded); the
  * event is marked done with what happened; one audit row tells the
  * batch.  Returns 1 when the batch was full (more may be due), 0 when

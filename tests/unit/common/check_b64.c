@@ -71,6 +71,22 @@ START_TEST(rejects)
 }
 END_TEST
 
+START_TEST(hex)
+{
+	const unsigned char b[] = { 0x00, 0x0f, 0xa5, 0xff };
+	char out[9], small[6];
+
+	ck_assert_uint_eq(hex_lower(b, sizeof(b), out, sizeof(out)), 8);
+	ck_assert_str_eq(out, "000fa5ff");
+	/* Too short: whole bytes only, always terminated. */
+	ck_assert_uint_eq(hex_lower(b, sizeof(b), small, sizeof(small)), 4);
+	ck_assert_str_eq(small, "000f");
+	ck_assert_uint_eq(hex_lower(b, 0, out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_uint_eq(hex_lower(b, sizeof(b), out, 0), 0);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -78,6 +94,7 @@ main(void)
 	TCase *core = tcase_create("Core"), *lim = tcase_create("Limits");
 	tcase_add_test(core, roundtrip);
 	tcase_add_test(core, known_vectors);
+	tcase_add_test(core, hex);
 	tcase_add_test(lim, rejects);
 	suite_add_tcase(s, core);
 	suite_add_tcase(s, lim);
